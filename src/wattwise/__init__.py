@@ -1,0 +1,81 @@
+"""wattwise: measure, forecast and cut the energy and carbon footprint of deep learning.
+
+``import wattwise`` does no I/O, starts no thread and touches no network; heavy modules
+load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from wattwise._version import __version__
+from wattwise.exceptions import (
+    ConfigError,
+    EstimatedEnergyWarning,
+    IntensityError,
+    RunNotFoundError,
+    SensorDegradedWarning,
+    SensorError,
+    SensorPermissionError,
+    StoreError,
+    TrackerStateError,
+    UnknownZoneError,
+    WattwiseError,
+)
+
+if TYPE_CHECKING:
+    from wattwise.config import TrackerConfig, resolve_config
+    from wattwise.record import Footprint, PhaseRecord, RunRecord
+    from wattwise.store import get_store
+    from wattwise.tracking import Tracker, track
+
+__all__ = [
+    "ConfigError",
+    "EstimatedEnergyWarning",
+    "Footprint",
+    "IntensityError",
+    "PhaseRecord",
+    "RunNotFoundError",
+    "RunRecord",
+    "SensorDegradedWarning",
+    "SensorError",
+    "SensorPermissionError",
+    "StoreError",
+    "Tracker",
+    "TrackerConfig",
+    "TrackerStateError",
+    "UnknownZoneError",
+    "WattwiseError",
+    "__version__",
+    "get_store",
+    "resolve_config",
+    "track",
+]
+
+_LAZY = {
+    "Tracker": "wattwise.tracking",
+    "track": "wattwise.tracking",
+    "TrackerConfig": "wattwise.config",
+    "resolve_config": "wattwise.config",
+    "RunRecord": "wattwise.record",
+    "PhaseRecord": "wattwise.record",
+    "Footprint": "wattwise.record",
+    "get_store": "wattwise.store",
+}
+
+logging.getLogger("wattwise").addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wattwise' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

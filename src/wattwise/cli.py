@@ -1,0 +1,346 @@
+"""The ``wattwise`` command line.
+
+Exit codes: 0 success; 2 user error (one line on stderr, no traceback); ``wattwise run``
+returns the wrapped command's own exit code (128 + N when a signal N killed it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+
+from wattwise.exceptions import WattwiseError
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FORWARDED = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGINT")
+
+
+def _console(stderr: bool = True) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _tracker_options(func: F) -> F:
+    """Options shared by every command that measures (one place, so they cannot drift)."""
+    options = [
+        click.option("--zone", help="Electricity zone: ISO code, US-XX state, aws:region..."),
+        click.option("--pue", type=float, help="Power usage effectiveness (1.0-3.0)."),
+        click.option("--interval", "interval_s", type=float, help="Sampling interval, s."),
+        click.option("--store", help="Run store: SQLAlchemy URL, SQLite path, or 'local'."),
+        click.option("--price", "price_per_kwh", type=float, help="Electricity price per kWh."),
+        click.option("--currency", help="Currency of --price."),
+        click.option("--intensity", "intensity_g_per_kwh", type=float,
+                     help="Fixed carbon intensity, gCO2e/kWh."),
+        click.option("--intensity-csv", type=click.Path(dir_okay=False),
+                     help="CSV of hourly intensities."),
+        click.option("--live-intensity/--no-live-intensity", default=None,
+                     help="Query Electricity Maps / WattTime (keys from the environment)."),
+        click.option("--headline", type=click.Choice(["machine", "process"]),
+                     help="Headline energy: whole machine or the command's share."),
+        click.option("--setting", type=click.Choice(["auto", "local", "datacenter", "cloud"]),
+                     help="Where this runs (sets the default PUE)."),
+        click.option("--checkpoint", "checkpoint_s", type=float,
+                     help="Seconds between saves of the running record."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="Config file (TOML)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class _Group(click.Group):
+    """Turns WattwiseError into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WattwiseError as exc:
+            click.echo(f"wattwise: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wattwise")
+def main() -> None:
+    """Measure the energy and carbon footprint of code and commands."""
+
+
+# -- run ----------------------------------------------------------------------------------
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--name", "-n", help="Run name (default: the command's program name).")
+@click.option("--tag", "-t", "tags", multiple=True, help="KEY=VALUE label, repeatable.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary at the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stderr.")
+@_tracker_options
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(command: Sequence[str], name: str | None, tags: Sequence[str], quiet: bool,
+        as_json: bool, config_path: str | None, **options: Any) -> None:
+    """Run COMMAND, measure it and its whole process tree, and save the run.
+
+    Example: wattwise run --zone FRA -- python train.py --epochs 3
+    """
+    from wattwise.config import resolve_config
+    from wattwise.tracking import Tracker
+
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise click.UsageError("no command given: wattwise run [OPTIONS] -- COMMAND [ARGS]...")
+    cfg = resolve_config(config_path=config_path, **options)
+    tracker = Tracker(
+        name or os.path.basename(command[0]),
+        config=cfg,
+        tags=_parse_tags(tags),
+        command=shlex.join(command),
+    )
+    tracker.start()
+    try:
+        proc = subprocess.Popen(list(command))
+    except OSError as exc:
+        tracker.stop("failed", error=f"could not start {command[0]!r}: {exc.strerror or exc}")
+        tracker.close()
+        raise _UserError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+    tracker.attach(proc.pid)
+    previous = _forward_signals(proc)
+    status = "completed"
+    try:
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:  # the child got the terminal's Ctrl-C too
+                status = "interrupted"
+    finally:
+        _restore_signals(previous)
+    if code < 0:
+        exit_code = 128 + (-code)
+        status = "interrupted"
+        note = f"command killed by signal {signal.Signals(-code).name}"
+    else:
+        exit_code = code
+        status = status if code == 0 else "failed"
+        note = f"command exited with code {code}" if code else ""
+    tracker.exit_code = exit_code
+    record = tracker.stop(status, error=note or None)  # type: ignore[arg-type]
+    tracker.close()
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), indent=1), err=True)
+    elif not quiet:
+        from wattwise.summary import print_summary
+
+        print_summary(record, _console())
+    sys.exit(exit_code)
+
+
+class _UserError(click.ClickException):
+    """A user error: one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"wattwise: error: {self.message}", err=True)
+
+
+def _forward_signals(proc: subprocess.Popen[bytes]) -> dict[int, Any]:
+    """Pass signals sent to wattwise on to the command. Ctrl-C at a terminal already
+    reaches the command (same process group), so SIGINT is forwarded only when stdin is
+    not a terminal."""
+    previous: dict[int, Any] = {}
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and interactive:
+            return
+        try:
+            proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    for sig_name in _FORWARDED:
+        sig = getattr(signal, sig_name, None)
+        if sig is None:
+            continue
+        try:
+            previous[sig] = signal.signal(sig, forward)
+        except (OSError, ValueError):  # not the main thread, or not allowed
+            continue
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _parse_tags(tags: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise _UserError(f"invalid --tag {tag!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+# -- sensors ------------------------------------------------------------------------------
+@main.command()
+@click.option("--sysfs-root", default="/sys", show_default=True, help="Where sysfs is mounted.")
+@click.option("--proc-root", default="/proc", show_default=True, help="Where procfs is mounted.")
+def sensors(sysfs_root: str, proc_root: str) -> None:
+    """What each sensor found on this machine, what it could not read and the fix."""
+    from rich.table import Table
+
+    from wattwise.sensors import probe_sensors
+
+    table = Table(title="wattwise sensors", show_lines=True)
+    table.add_column("sensor")
+    table.add_column("status")
+    table.add_column("domains")
+    table.add_column("detail")
+    table.add_column("fix")
+    for p in probe_sensors(sysfs_root=sysfs_root, proc_root=proc_root):
+        status = "[green]available[/]" if p.available else "[yellow]not available[/]"
+        domains = "\n".join(f"{d.key} ({d.component}, {d.method})" for d in p.domains)
+        table.add_row(p.sensor, status, domains or "-",
+                      p.detail or "-", p.fix or "-")
+    _console(stderr=False).print(table)
+
+
+# -- zones --------------------------------------------------------------------------------
+@main.command()
+@click.argument("query", required=False)
+@click.option("--kind", type=click.Choice(["country", "us_state", "cloud_region", "world"]))
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def zones(query: str | None, kind: str | None, limit: int) -> None:
+    """List or search electricity zones and their carbon intensity."""
+    from rich.table import Table
+
+    from wattwise.carbon import load_zones
+
+    found = load_zones().search(query, kind=kind)
+    if not found:
+        raise _UserError(f"no zone matches {query!r}")
+    table = Table(title=f"zones ({len(found)} found)")
+    for col in ("id", "name", "kind", "gCO2e/kWh", "year", "PUE", "source"):
+        table.add_column(col)
+    for z in found[:limit]:
+        table.add_row(z.id, z.name, z.kind, f"{z.intensity_g_per_kwh:.0f}", str(z.year),
+                      f"{z.pue:.2f}" if z.pue else "-", z.source)
+    _console(stderr=False).print(table)
+
+
+# -- runs ---------------------------------------------------------------------------------
+@main.group()
+def runs() -> None:
+    """Read the run store."""
+
+
+def _store(url: str | None) -> Any:
+    from wattwise.config import resolve_config
+    from wattwise.store import get_store
+
+    return get_store(url or resolve_config().store)
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise _UserError(f"invalid {option} {text!r}: use a date like 2026-11-22") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+@runs.command("list")
+@click.option("--store", help="Run store URL or path.")
+@click.option("--name", help="Runs whose name contains this.")
+@click.option("--tag", help="KEY or KEY=VALUE.")
+@click.option("--status", type=click.Choice(
+    ["running", "completed", "failed", "interrupted", "stopped"]))
+@click.option("--since", help="Started on or after (ISO date/time, UTC).")
+@click.option("--until", help="Started on or before (ISO date/time, UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def runs_list(store: str | None, name: str | None, tag: str | None, status: str | None,
+              since: str | None, until: str | None, limit: int) -> None:
+    """List runs, newest first."""
+    from rich.table import Table
+
+    from wattwise.store import RunFilter
+
+    tag_filter = None
+    if tag:
+        k, sep, v = tag.partition("=")
+        tag_filter = (k, v if sep else None)
+    where = RunFilter(name=name, tag=tag_filter, status=status, since=_when(since, "--since"),
+                      until=_when(until, "--until"), limit=limit)
+    records = _store(store).list_runs(where)
+    table = Table(title=f"runs ({len(records)} shown)")
+    for col in ("id", "name", "status", "started (UTC)", "duration", "energy", "method",
+                "gCO2e", "zone"):
+        table.add_column(col)
+    from wattwise.summary import fmt_duration, fmt_energy
+
+    for r in records:
+        table.add_row(r.id[:8], r.name, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      fmt_duration(r.duration_s), fmt_energy(r.energy_j), r.method,
+                      f"{r.co2_g:.3g}", r.carbon.zone)
+    _console(stderr=False).print(table)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--store", help="Run store URL or path.")
+@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
+def runs_show(run_id: str, store: str | None, as_json: bool) -> None:
+    """Show one run (id or an unambiguous prefix)."""
+    record = _store(store).get_run(run_id)
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), indent=1))
+        return
+    from wattwise.summary import print_summary
+
+    print_summary(record, _console(stderr=False))
+
+
+@runs.command("export")
+@click.argument("run_id")
+@click.option("--store", help="Run store URL or path.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="File to write (default: stdout).")
+def runs_export(run_id: str, store: str | None, output: str | None) -> None:
+    """Export one run as JSON, with its power series."""
+    st = _store(store)
+    record = st.get_run(run_id)
+    columns, points = st.get_series(record.id)
+    doc = record.to_dict()
+    doc["series"] = {"columns": ["t0_s", "t1_s", *columns],
+                     "points": [[p.t0_s, p.t1_s, *p.values] for p in points]}
+    text = json.dumps(doc, indent=1)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        except OSError as exc:
+            raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,131 @@
+"""Packaged hardware catalogue lookups: CPU TDP by model name, GPU specs by name.
+
+Tables are built by ``scripts/build_data.py`` into ``wattwise/data`` and read on first use.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = ["CpuSpec", "GpuSpec", "find_cpu", "find_gpu", "normalise_model"]
+
+_NOISE = re.compile(
+    r"\((r|tm|c)\)|\bcpu\b|\bprocessor\b|@.*$|\bwith\b.*$|\b\d+-core\b|\bgraphics\b",
+    re.IGNORECASE,
+)
+
+
+def normalise_model(name: str) -> tuple[str, ...]:
+    """Lower-case tokens of a CPU/GPU model name with trademarks and clock speed removed."""
+    cleaned = _NOISE.sub(" ", name.lower())
+    return tuple(t for t in re.split(r"[\s,]+", cleaned) if t)
+
+
+@dataclass(frozen=True)
+class CpuSpec:
+    """A CPU model from the catalogue: thermal design power per socket (W)."""
+
+    name: str
+    tdp_w: float
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """An accelerator from the catalogue."""
+
+    name: str
+    tdp_w: float
+    tflops_fp32: float | None
+    tflops_fp16: float | None
+    memory_gb: float | None
+    source: str
+
+
+def _rows(filename: str) -> list[dict[str, str]]:
+    text = resources.files("wattwise").joinpath("data", filename).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_index() -> dict[str, list[tuple[tuple[str, ...], CpuSpec]]]:
+    index: dict[str, list[tuple[tuple[str, ...], CpuSpec]]] = {}
+    for row in _rows("cpu_tdp.csv"):
+        tdp = _float(row.get("tdp_w"))
+        if tdp is None:
+            continue
+        tokens = normalise_model(row["name"])
+        keys = [t for t in tokens if any(c.isdigit() for c in t)]
+        if not keys:
+            continue
+        spec = CpuSpec(row["name"], tdp)
+        for key in keys:
+            index.setdefault(key, []).append((tokens, spec))
+    return index
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def find_cpu(model: str) -> CpuSpec | None:
+    """The catalogue entry whose name best matches ``model`` (longest token match).
+
+    A match needs the entry's model number token (one with a digit) to appear whole in
+    ``model``, so ``i7-12700`` never matches an ``i7-12700K``.
+    """
+    tokens = normalise_model(model)
+    best: tuple[int, CpuSpec] | None = None
+    index = _cpu_index()
+    for token in tokens:
+        for entry_tokens, spec in index.get(token, ()):
+            if _contains(tokens, entry_tokens) and (best is None or len(entry_tokens) > best[0]):
+                best = (len(entry_tokens), spec)
+    return best[1] if best else None
+
+
+@functools.lru_cache(maxsize=1)
+def _gpus() -> list[GpuSpec]:
+    out = []
+    for row in _rows("gpus.csv"):
+        tdp = _float(row.get("tdp_w"))
+        if tdp is None:
+            continue
+        out.append(
+            GpuSpec(
+                row["name"],
+                tdp,
+                _float(row.get("tflops_fp32")),
+                _float(row.get("tflops_fp16")),
+                _float(row.get("memory_gb")),
+                row.get("source", ""),
+            )
+        )
+    return out
+
+
+def find_gpu(name: str) -> GpuSpec | None:
+    """The catalogue GPU whose tokens best overlap ``name`` (e.g. NVML's device name)."""
+    wanted = set(normalise_model(name.replace("NVIDIA", "")))
+    best: tuple[float, GpuSpec] | None = None
+    for spec in _gpus():
+        tokens = set(normalise_model(spec.name))
+        digits = {t for t in tokens if any(c.isdigit() for c in t)}
+        if digits and not digits & wanted:
+            continue
+        score = len(tokens & wanted) / max(len(tokens), 1)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, spec)
+    return best[1] if best else None

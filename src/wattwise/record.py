@@ -1,0 +1,302 @@
+"""The run record: what a tracked run measured, how, and what it converts to.
+
+Frozen dataclasses, built by the tracker, saved by the store, read by reports. Every
+energy carries its range (equal bounds when measured) and every domain its method.
+``to_dict``/``from_dict`` give the JSON form (schema version :data:`RECORD_VERSION`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from wattwise.units import J_PER_KWH, Method
+
+__all__ = [
+    "RECORD_VERSION",
+    "CarbonInfo",
+    "DomainRecord",
+    "Footprint",
+    "HostInfo",
+    "PhaseRecord",
+    "RunRecord",
+    "Status",
+]
+
+RECORD_VERSION = 1
+
+Status = Literal["running", "completed", "failed", "interrupted", "stopped"]
+
+
+def _ts(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Energy and what it converts to, for a whole run or a phase.
+
+    Attributes:
+        energy_j: IT energy (J) with ``energy_low_j``/``energy_high_j`` its range.
+        by_component_j: IT energy per component (cpu, ram, gpu, other).
+        method: ``measured`` when every counted domain was read from a sensor,
+            ``estimated`` when every one was modelled, ``mixed`` otherwise.
+        pue: power usage effectiveness applied.
+        facility_energy_j: IT energy × PUE.
+        co2_g: emissions (gCO2e) = facility kWh × intensity, with range.
+        cost: facility kWh × price, in the run's currency.
+    """
+
+    energy_j: float
+    energy_low_j: float
+    energy_high_j: float
+    by_component_j: Mapping[str, float]
+    method: Literal["measured", "estimated", "mixed", "none"]
+    pue: float
+    facility_energy_j: float
+    co2_g: float
+    co2_low_g: float
+    co2_high_g: float
+    cost: float
+
+    @property
+    def energy_kwh(self) -> float:
+        """IT energy in kWh."""
+        return self.energy_j / J_PER_KWH
+
+    @property
+    def facility_energy_kwh(self) -> float:
+        """Facility energy (IT × PUE) in kWh."""
+        return self.facility_energy_j / J_PER_KWH
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Footprint:
+        """Inverse of ``dataclasses.asdict``."""
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    """One sensor domain's contribution to a run."""
+
+    key: str
+    component: str
+    label: str
+    method: Method
+    kind: str
+    model: Mapping[str, Any]
+    energy_j: float
+    energy_low_j: float
+    energy_high_j: float
+    process_energy_j: float
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DomainRecord:
+        """Inverse of ``dataclasses.asdict``."""
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class CarbonInfo:
+    """Which zone, intensity and PUE a run was converted with, and how they were chosen."""
+
+    zone: str
+    zone_name: str
+    zone_how: str
+    zone_detail: str
+    intensity_g_per_kwh: float
+    intensity_kind: str
+    intensity_source: str
+    intensity_year: int | None
+    pue: float
+    pue_source: str
+    price_per_kwh: float
+    currency: str
+    price_source: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CarbonInfo:
+        """Inverse of ``dataclasses.asdict``."""
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """Where the run ran."""
+
+    hostname: str
+    os: str
+    python: str
+    cpu_model: str
+    logical_cpus: int
+    memory_bytes: int
+    cpu_quota: float | None
+    memory_limit_bytes: int | None
+    virtualised: bool
+    gpus: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HostInfo:
+        """Inverse of ``dataclasses.asdict``."""
+        kw = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
+        kw["gpus"] = tuple(kw.get("gpus", ()))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class PhaseRecord:
+    """A named window of a run (``train``, ``epoch``, ...), possibly nested or concurrent."""
+
+    name: str
+    kind: str
+    index: int | None
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    machine: Footprint
+    process: Footprint
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = dataclasses.asdict(self)
+        d["started_at"] = _ts(self.started_at)
+        d["ended_at"] = _ts(self.ended_at)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PhaseRecord:
+        """Inverse of :meth:`to_dict`."""
+        started, ended = _dt(d["started_at"]), _dt(d["ended_at"])
+        assert started is not None and ended is not None
+        return cls(
+            d["name"], d.get("kind", "phase"), d.get("index"), started, ended, d["duration_s"],
+            Footprint.from_dict(d["machine"]), Footprint.from_dict(d["process"]),
+            dict(d.get("metrics", {})),
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything known about one run. ``headline`` says which footprint the summary uses.
+
+    The headline figures (:attr:`energy_j`, :attr:`co2_g`, ...) are those of
+    ``machine`` (every joule the machine drew while the run ran) or ``process`` (the
+    tracked process tree's attributed share), as :attr:`headline` says.
+    """
+
+    id: str
+    name: str
+    status: Status
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    headline: Literal["machine", "process"]
+    machine: Footprint
+    process: Footprint
+    domains: tuple[DomainRecord, ...]
+    carbon: CarbonInfo
+    host: HostInfo
+    phases: tuple[PhaseRecord, ...] = ()
+    events: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    command: str | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    interval_s: float = 1.0
+    checkpoint_s: float = 10.0
+    updated_at: datetime | None = None
+    wattwise_version: str = ""
+    version: int = RECORD_VERSION
+
+    # -- headline figures ---------------------------------------------------------------
+    @property
+    def footprint(self) -> Footprint:
+        """The footprint the headline uses."""
+        return self.machine if self.headline == "machine" else self.process
+
+    @property
+    def energy_j(self) -> float:
+        """Headline IT energy (J)."""
+        return self.footprint.energy_j
+
+    @property
+    def energy_kwh(self) -> float:
+        """Headline IT energy (kWh)."""
+        return self.footprint.energy_kwh
+
+    @property
+    def co2_g(self) -> float:
+        """Headline emissions (gCO2e)."""
+        return self.footprint.co2_g
+
+    @property
+    def cost(self) -> float:
+        """Headline electricity cost, in :attr:`CarbonInfo.currency`."""
+        return self.footprint.cost
+
+    @property
+    def method(self) -> str:
+        """``measured``, ``estimated`` or ``mixed`` for the headline energy."""
+        return self.footprint.method
+
+    def phase(self, name: str) -> PhaseRecord:
+        """The last phase with this name. Raises KeyError."""
+        for p in reversed(self.phases):
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (datetimes as ISO 8601 strings)."""
+        d = dataclasses.asdict(self)
+        d["started_at"] = _ts(self.started_at)
+        d["ended_at"] = _ts(self.ended_at)
+        d["updated_at"] = _ts(self.updated_at)
+        d["phases"] = [p.to_dict() for p in self.phases]
+        d["domains"] = [dataclasses.asdict(x) for x in self.domains]
+        d["tags"] = dict(self.tags)
+        d["events"] = list(self.events)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunRecord:
+        """Inverse of :meth:`to_dict`."""
+        started = _dt(d["started_at"])
+        assert started is not None
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            status=d["status"],
+            started_at=started,
+            ended_at=_dt(d.get("ended_at")),
+            duration_s=d["duration_s"],
+            headline=d["headline"],
+            machine=Footprint.from_dict(d["machine"]),
+            process=Footprint.from_dict(d["process"]),
+            domains=tuple(DomainRecord.from_dict(x) for x in d["domains"]),
+            carbon=CarbonInfo.from_dict(d["carbon"]),
+            host=HostInfo.from_dict(d["host"]),
+            phases=tuple(PhaseRecord.from_dict(p) for p in d.get("phases", ())),
+            events=tuple(d.get("events", ())),
+            tags=dict(d.get("tags", {})),
+            command=d.get("command"),
+            pid=d.get("pid"),
+            exit_code=d.get("exit_code"),
+            interval_s=d.get("interval_s", 1.0),
+            checkpoint_s=d.get("checkpoint_s", 10.0),
+            updated_at=_dt(d.get("updated_at")),
+            wattwise_version=d.get("wattwise_version", ""),
+            version=d.get("version", RECORD_VERSION),
+        )

@@ -1,0 +1,73 @@
+"""A short terminal summary of a run (rich), shown at the end of ``wattwise run``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattwise.record import RunRecord
+from wattwise.units import J_PER_KWH
+
+__all__ = ["fmt_duration", "fmt_energy", "print_summary"]
+
+
+def fmt_energy(energy_j: float) -> str:
+    """Joules in the most readable unit (J, kJ, kWh)."""
+    if abs(energy_j) < 1e3:
+        return f"{energy_j:.1f} J"
+    if abs(energy_j) < 3.6e5:
+        return f"{energy_j / 1e3:.2f} kJ"
+    return f"{energy_j / J_PER_KWH:.3f} kWh"
+
+
+def fmt_duration(seconds: float) -> str:
+    """Seconds as ``1h02m03s`` / ``4m05s`` / ``6.1s``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _range(low: float, value: float, high: float) -> str:
+    if high - low <= 1e-9 * max(abs(value), 1.0):
+        return ""
+    return f" (range {fmt_energy(low)}–{fmt_energy(high)})"
+
+
+def print_summary(record: RunRecord, console: Any) -> None:
+    """Print the run's energy per component with methods, emissions, cost and provenance."""
+    from rich.table import Table
+
+    fp = record.footprint
+    c = record.carbon
+    title = (f"wattwise · {record.name} · {record.status} · {fmt_duration(record.duration_s)}"
+             f" · run {record.id[:8]}")
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("domain")
+    table.add_column("method")
+    table.add_column("machine", justify="right")
+    table.add_column("this run's share", justify="right")
+    for d in record.domains:
+        table.add_row(d.label, d.method, fmt_energy(d.energy_j), fmt_energy(d.process_energy_j))
+    table.add_row("[bold]total (IT)[/]", record.machine.method,
+                  f"[bold]{fmt_energy(record.machine.energy_j)}[/]",
+                  f"[bold]{fmt_energy(record.process.energy_j)}[/]")
+    console.print(table)
+    scope = "whole machine" if record.headline == "machine" else "the tracked processes' share"
+    console.print(
+        f"headline ({scope}): [bold]{fp.energy_kwh:.6f} kWh[/] IT "
+        f"{fp.method}{_range(fp.energy_low_j, fp.energy_j, fp.energy_high_j)}, "
+        f"× PUE {c.pue:g} = {fp.facility_energy_kwh:.6f} kWh facility"
+    )
+    console.print(
+        f"emissions: [bold]{fp.co2_g:.3f} gCO2e[/] (range {fp.co2_low_g:.3f}–{fp.co2_high_g:.3f})"
+        f" at {c.intensity_g_per_kwh:.0f} gCO2e/kWh, {c.zone} {c.zone_name}"
+        f" ({c.intensity_kind}, {c.intensity_year or 'n/a'}, {c.intensity_source})"
+    )
+    console.print(f"zone: {c.zone_how} — {c.zone_detail}")
+    console.print(f"PUE {c.pue:g}: {c.pue_source}")
+    console.print(
+        f"cost: {fp.cost:.4f} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh ({c.price_source})"
+    )
+    for event in record.events:
+        console.print(f"[yellow]note:[/] {event}")
