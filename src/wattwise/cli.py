@@ -6,6 +6,7 @@ returns the wrapped command's own exit code (128 + N when a signal N killed it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -166,10 +167,8 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> dict[int, Any]:
     def forward(signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGINT and interactive:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
 
     for sig_name in _FORWARDED:
         sig = getattr(signal, sig_name, None)

@@ -213,6 +213,7 @@ class RunRecord:
     command: str | None = None
     pid: int | None = None
     exit_code: int | None = None
+    process_cpu_s: float = 0.0
     interval_s: float = 1.0
     checkpoint_s: float = 10.0
     updated_at: datetime | None = None
@@ -294,6 +295,7 @@ class RunRecord:
             command=d.get("command"),
             pid=d.get("pid"),
             exit_code=d.get("exit_code"),
+            process_cpu_s=d.get("process_cpu_s", 0.0),
             interval_s=d.get("interval_s", 1.0),
             checkpoint_s=d.get("checkpoint_s", 10.0),
             updated_at=_dt(d.get("updated_at")),

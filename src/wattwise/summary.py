@@ -23,7 +23,7 @@ def fmt_duration(seconds: float) -> str:
     """Seconds as ``1h02m03s`` / ``4m05s`` / ``6.1s``."""
     if seconds < 60:
         return f"{seconds:.1f}s"
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 

@@ -103,7 +103,8 @@ class Tracker:
         tags: free-form labels saved with the run.
         store: a store URL/path, an open :class:`~wattwise.store.RunStore`, or ``False``
             to keep the run in memory only. Default: ``config.store`` or the per-user file.
-        sensors: sensors to read instead of the detected ones (tests, custom hardware).
+        sensors: sensor names to use (``["rapl", "nvml"]``), or sensor objects to read
+            instead of the detected ones (tests, custom hardware).
         pid: root of the process tree to attribute energy to (default: this process).
         command: the command line, when tracking one.
         **options: any :class:`~wattwise.config.TrackerConfig` field.
@@ -116,17 +117,20 @@ class Tracker:
         config: TrackerConfig | None = None,
         tags: Mapping[str, str] | None = None,
         store: str | RunStore | Literal[False] | None = None,
-        sensors: Sequence[Sensor] | None = None,
+        sensors: Sequence[Sensor] | Sequence[str] | None = None,
         pid: int | None = None,
         command: str | None = None,
         **options: Any,
     ) -> None:
         self.name = name or "run"
+        if sensors is not None and all(isinstance(s, str) for s in sensors):
+            options["sensors"] = tuple(sensors)  # names: a config choice
+            sensors = None
         self.config = resolve_config(base=config, **options) if (options or config is None) \
             else config
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self._store_arg = store
-        self._sensors_arg = sensors
+        self._sensors_arg: Sequence[Sensor] | None = sensors  # type: ignore[assignment]
         self.pid = pid
         self.command = command
         self._lock = threading.Lock()
@@ -521,6 +525,7 @@ class Tracker:
             command=self.command,
             pid=os.getpid(),
             exit_code=self.exit_code,
+            process_cpu_s=snap.process_cpu_s,
             interval_s=self.config.interval_s,
             checkpoint_s=self.config.checkpoint_s,
             updated_at=now,

@@ -18,11 +18,11 @@ def burn(seconds: float, size: int = 48) -> int:
     rng = random.Random(0)
     a = [[rng.random() for _ in range(size)] for _ in range(size)]
     b = [[rng.random() for _ in range(size)] for _ in range(size)]
-    bt = list(zip(*b))
+    bt = list(zip(*b, strict=False))
     done = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        [[sum(x * y for x, y in zip(row, col)) for col in bt] for row in a]
+        [[sum(x * y for x, y in zip(row, col, strict=False)) for col in bt] for row in a]
         done += 1
     return done
 

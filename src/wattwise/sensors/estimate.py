@@ -75,7 +75,7 @@ class PowerModel:
     def power_w(self, utilisation: float) -> tuple[float, float, float]:
         """(low, central, high) power at ``utilisation`` in 0..1."""
         u = min(max(utilisation, 0.0), 1.0)
-        low, mid, high = (m * (a + (1 - a) * u) for m, a in zip(self.max_w, self.idle_fraction))
+        low, mid, high = (m * (a + (1 - a) * u) for m, a in zip(self.max_w, self.idle_fraction, strict=True))
         return low, mid, high
 
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up and run every check: a virtual environment with the dev extras, a throw-away
+# PostgreSQL server for the store suite, then ruff, mypy and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+if [ -z "${WATTWISE_TEST_POSTGRES_URL:-}" ]; then
+  pgdir=$(mktemp -d /tmp/wattwise-pg.XXXXXX)
+  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  trap 'scripts/start-postgres.sh --stop "$pgdir"' EXIT
+  WATTWISE_TEST_POSTGRES_URL=$(scripts/start-postgres.sh "$pgdir" "$port")
+  export WATTWISE_TEST_POSTGRES_URL
+fi
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff format --check src tests benchmarks scripts
+.venv/bin/mypy
+.venv/bin/pytest "$@"
