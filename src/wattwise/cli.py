@@ -32,7 +32,10 @@ _FORWARDED = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGINT")
 def _console(stderr: bool = True) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # pipes and logs: wide enough that ids never wrap
+    return console
 
 
 def _tracker_options(func: F) -> F:
@@ -122,12 +125,17 @@ def run(command: Sequence[str], name: str | None, tags: Sequence[str], quiet: bo
     try:
         while True:
             try:
-                code = proc.wait()
+                # wait4, not wait: the kernel's rusage is the exact CPU time of the
+                # command and every descendant it reaped
+                _, wait_status, usage = os.wait4(proc.pid, 0)
                 break
             except KeyboardInterrupt:  # the child got the terminal's Ctrl-C too
                 status = "interrupted"
     finally:
         _restore_signals(previous)
+    code = os.waitstatus_to_exitcode(wait_status)
+    proc.returncode = code
+    tracker.reaped(usage.ru_utime + usage.ru_stime)
     if code < 0:
         exit_code = 128 + (-code)
         status = "interrupted"
@@ -235,11 +243,12 @@ def zones(query: str | None, kind: str | None, limit: int) -> None:
     if not found:
         raise _UserError(f"no zone matches {query!r}")
     table = Table(title=f"zones ({len(found)} found)")
-    for col in ("id", "name", "kind", "gCO2e/kWh", "year", "PUE", "source"):
-        table.add_column(col)
+    for col in ("id", "name", "kind", "gCO2e/kWh", "year", "PUE"):
+        table.add_column(col, no_wrap=col in ("id", "gCO2e/kWh", "year", "PUE"))
+    table.add_column("source", overflow="fold")
     for z in found[:limit]:
         table.add_row(z.id, z.name, z.kind, f"{z.intensity_g_per_kwh:.0f}", str(z.year),
-                      f"{z.pue:.2f}" if z.pue else "-", z.source)
+                      f"{z.pue:.2f}" if z.pue else "-", z.source.split(": ")[0])
     _console(stderr=False).print(table)
 
 
@@ -292,7 +301,7 @@ def runs_list(store: str | None, name: str | None, tag: str | None, status: str 
     table = Table(title=f"runs ({len(records)} shown)")
     for col in ("id", "name", "status", "started (UTC)", "duration", "energy", "method",
                 "gCO2e", "zone"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "name")
     from wattwise.summary import fmt_duration, fmt_energy
 
     for r in records:

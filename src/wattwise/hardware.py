@@ -47,7 +47,7 @@ class GpuSpec:
 
 
 def _rows(filename: str) -> list[dict[str, str]]:
-    text = resources.files("wattwise").joinpath("data", filename).read_text(encoding="utf-8")
+    text = resources.files("wattwise").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -101,7 +101,7 @@ def _gpus() -> list[GpuSpec]:
     out = []
     for row in _rows("gpus.csv"):
         tdp = _float(row.get("tdp_w"))
-        if tdp is None:
+        if tdp is None or row.get("kind") == "cpu":
             continue
         out.append(
             GpuSpec(
@@ -118,10 +118,13 @@ def _gpus() -> list[GpuSpec]:
 
 def find_gpu(name: str) -> GpuSpec | None:
     """The catalogue GPU whose tokens best overlap ``name`` (e.g. NVML's device name)."""
-    wanted = set(normalise_model(name.replace("NVIDIA", "")))
+    def tokens_of(text: str) -> set[str]:
+        return {t for tok in normalise_model(text) for t in tok.split("-") if t}
+
+    wanted = tokens_of(name.lower().replace("nvidia", "").replace("amd", ""))
     best: tuple[float, GpuSpec] | None = None
     for spec in _gpus():
-        tokens = set(normalise_model(spec.name))
+        tokens = tokens_of(spec.name)
         digits = {t for t in tokens if any(c.isdigit() for c in t)}
         if digits and not digits & wanted:
             continue

@@ -46,6 +46,7 @@ class ProcessTree:
         self._base_cpu_s: float | None = None
         self._offset_s = 0.0
         self._last_total = 0.0
+        self._reaped_s: float | None = None
 
     def retarget(self, root_pid: int) -> None:
         """Follow another tree from now on, counted from its start; keeps the total so far."""
@@ -56,6 +57,13 @@ class ProcessTree:
         self._parent = {}
         self._dead_cpu_s = 0.0
         self._base_cpu_s = 0.0
+        self._reaped_s = None
+
+    def reaped(self, cpu_s: float) -> None:
+        """The root was waited for and the kernel's rusage says it and its reaped
+        descendants used ``cpu_s``: the exact figure for the tree, closing the gap of the
+        last interval between samples."""
+        self._reaped_s = cpu_s
 
     def _members(self) -> list[psutil.Process]:
         try:
@@ -93,6 +101,8 @@ class ProcessTree:
         self._last_cpu = cpu_now
         self._parent = parents
         tree = self._dead_cpu_s + sum(cpu_now.values())
+        if self._reaped_s is not None:
+            tree = max(tree, self._reaped_s)
         if self._base_cpu_s is None:
             self._base_cpu_s = 0.0 if self._from_start else tree
         self._last_total = self._offset_s + tree - self._base_cpu_s

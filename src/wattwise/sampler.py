@@ -254,7 +254,9 @@ class Sampler:
                 if not self._warned_tick:
                     self._warned_tick = True
                     logger.warning("wattwise sampler tick failed: %s", exc, exc_info=True)
-                    self.events.append(SamplerEvent(self._wall(), "sampler-error", str(exc)))
+                    self.events.append(SamplerEvent(
+                        self._wall(), "sampler-error",
+                        f"sampler tick failed: {type(exc).__name__}: {exc}"))
                 return self._last or self._empty_snapshot()
 
     def _empty_snapshot(self) -> Snapshot:
@@ -311,8 +313,9 @@ class Sampler:
                 self._on_tick(snap)
             except Exception as exc:
                 if not any(e.kind == "checkpoint-error" for e in self.events):
-                    logger.warning("wattwise checkpoint failed: %s", exc)
-                    self.events.append(SamplerEvent(wall, "checkpoint-error", str(exc)))
+                    msg = f"checkpoint failed: {type(exc).__name__}: {exc}"
+                    logger.warning("wattwise: %s", msg)
+                    self.events.append(SamplerEvent(wall, "checkpoint-error", msg))
         return snap
 
     def _degrade(self, sensor: Sensor, exc: Exception) -> None:

@@ -55,19 +55,23 @@ def print_summary(record: RunRecord, console: Any) -> None:
     console.print(table)
     scope = "whole machine" if record.headline == "machine" else "the tracked processes' share"
     console.print(
-        f"headline ({scope}): [bold]{fp.energy_kwh:.6f} kWh[/] IT "
-        f"{fp.method}{_range(fp.energy_low_j, fp.energy_j, fp.energy_high_j)}, "
-        f"× PUE {c.pue:g} = {fp.facility_energy_kwh:.6f} kWh facility"
+        f"headline ({scope}): [bold]{fmt_energy(fp.energy_j)}[/] = {fp.energy_kwh:.3g} kWh IT, "
+        f"{fp.method}{_range(fp.energy_low_j, fp.energy_j, fp.energy_high_j)}; "
+        f"× PUE {c.pue:g} = {fp.facility_energy_kwh:.3g} kWh facility"
     )
     console.print(
-        f"emissions: [bold]{fp.co2_g:.3f} gCO2e[/] (range {fp.co2_low_g:.3f}–{fp.co2_high_g:.3f})"
-        f" at {c.intensity_g_per_kwh:.0f} gCO2e/kWh, {c.zone} {c.zone_name}"
-        f" ({c.intensity_kind}, {c.intensity_year or 'n/a'}, {c.intensity_source})"
+        f"emissions: [bold]{fp.co2_g:.3g} gCO2e[/]"
+        + (f" (range {fp.co2_low_g:.3g}–{fp.co2_high_g:.3g})" if fp.co2_high_g > fp.co2_low_g
+           else "")
+        + f" at {c.intensity_g_per_kwh:.0f} gCO2e/kWh ({c.intensity_kind}, "
+        f"{c.zone} {c.zone_name}, {c.intensity_year or 'year n/a'}, "
+        f"{c.intensity_source.split(': ')[0]})"
     )
-    console.print(f"zone: {c.zone_how} — {c.zone_detail}")
+    console.print(f"zone {c.zone}: {c.zone_detail}")
     console.print(f"PUE {c.pue:g}: {c.pue_source}")
     console.print(
-        f"cost: {fp.cost:.4f} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh ({c.price_source})"
+        f"cost: {fp.cost:.3g} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh"
+        f" ({c.price_source})"
     )
     for event in record.events:
         console.print(f"[yellow]note:[/] {event}")

@@ -223,6 +223,7 @@ class Tracker:
                 fallback_for, proc_root=cfg.proc_root),
             on_tick=self._on_tick,
         )
+        self._start_snapshot = None
         self._start_snapshot = self._sampler.start()
         self._last_checkpoint = self._start_snapshot.wall_s
         try:
@@ -377,6 +378,12 @@ class Tracker:
             self._tree.retarget(pid)
         self.pid = pid
 
+    def reaped(self, cpu_s: float) -> None:
+        """The attached root process was reaped with rusage ``cpu_s`` (see ``attach``)."""
+        sampler = self._require_running()
+        with sampler.lock:
+            self._tree.reaped(cpu_s)
+
     # -- live figures -------------------------------------------------------------------
     def current(self) -> RunRecord:
         """The record so far, with status ``running`` (takes a fresh reading)."""
@@ -395,6 +402,8 @@ class Tracker:
         return self._sampler
 
     def _on_tick(self, snap: Snapshot) -> None:
+        if self._start_snapshot is None:  # the first reading, taken inside start()
+            return
         if snap.wall_s - self._last_checkpoint < self.config.checkpoint_s:
             return
         self._last_checkpoint = snap.wall_s
@@ -448,7 +457,7 @@ class Tracker:
         info = self._carbon.info
         total = ZERO
         by_component: dict[str, float] = {}
-        methods = set()
+        methods: set[Literal["measured", "estimated"]] = set()
         kinds = {d.key: d for d in domains}
         for key, e in energies.items():
             total = total + e
@@ -458,7 +467,7 @@ class Tracker:
             if d is not None and e.value_j > 0:
                 methods.add(d.method)
         method: Literal["measured", "estimated", "mixed", "none"]
-        method = "none" if not methods else (methods.pop() if len(methods) == 1 else "mixed")  # type: ignore[assignment]
+        method = "none" if not methods else (methods.pop() if len(methods) == 1 else "mixed")
         co2 = ei * info.pue / J_PER_KWH
         ratio_low = total.low_j / total.value_j if total.value_j > 0 else 1.0
         ratio_high = total.high_j / total.value_j if total.value_j > 0 else 1.0

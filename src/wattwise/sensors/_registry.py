@@ -120,7 +120,7 @@ def detect_sensors(
             continue
         sensors.append(sensor)
         covered |= comps
-    missing = [c for c in ("cpu", "ram") if c not in covered]
+    missing: list[Component] = [c for c in ("cpu", "ram") if c not in covered]
     if missing and "estimate" in wanted:
         if strict:
             raise SensorError(
@@ -149,7 +149,7 @@ def fallback_for(sensor: Sensor, failed: Sequence[Domain], *,
             return float(reader().get(key, 1.0))
 
         gpus.append(GpuToEstimate(i, name, tdp, util))
-    cpu_ram = [c for c in ("cpu", "ram") if c in comps]
+    cpu_ram: list[Component] = [c for c in ("cpu", "ram") if c in comps]
     if not cpu_ram and not gpus:
         return None
     return EstimateSensor(components=cpu_ram, gpus=gpus, proc_root=proc_root)

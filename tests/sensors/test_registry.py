@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wattwise.exceptions import ConfigError, SensorError
+from wattwise.sensors import Domain, detect_sensors, fallback_for, probe_sensors
+from wattwise.sensors.estimate import EstimateSensor
+from wattwise.testing.fake import SyntheticSensor
+from wattwise.testing.sysfs import make_rapl_tree
+
+NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}
+
+
+def names(detected: object) -> list[str]:
+    return [s.name for s in detected.sensors]  # type: ignore[attr-defined]
+
+
+def test_measured_rapl_wins_and_estimate_covers_nothing_twice(tmp_path: Path) -> None:
+    make_rapl_tree(tmp_path / "sys", packages=1, dram=True)
+    d = detect_sensors(sysfs_root=str(tmp_path / "sys"), environ=NO_GPU)
+    assert names(d)[0] == "rapl" and "estimate" not in names(d)
+
+
+def test_rapl_without_dram_gets_a_ram_estimate(tmp_path: Path) -> None:
+    make_rapl_tree(tmp_path / "sys", packages=1, dram=False)
+    d = detect_sensors(sysfs_root=str(tmp_path / "sys"), environ=NO_GPU)
+    assert names(d)[0] == "rapl"
+    est = d.sensors[-1]
+    assert isinstance(est, EstimateSensor)
+    assert [x.component for x in est.domains()] == ["ram"]
+
+
+def test_nothing_measured_estimates_cpu_and_ram(tmp_path: Path) -> None:
+    d = detect_sensors(sysfs_root=str(tmp_path / "empty"), environ=NO_GPU)
+    assert names(d) == ["estimate"]
+    assert any(n.startswith("rapl:") for n in d.notes)
+    with pytest.raises(SensorError, match="strict"):
+        detect_sensors(sysfs_root=str(tmp_path / "empty"), environ=NO_GPU, strict=True)
+
+
+def test_unknown_sensor_name() -> None:
+    with pytest.raises(ConfigError, match="unknown sensor"):
+        detect_sensors(only=["rapl", "geiger"])
+
+
+def test_probe_never_raises_and_covers_every_sensor(tmp_path: Path) -> None:
+    probes = probe_sensors(sysfs_root=str(tmp_path), environ=NO_GPU)
+    assert [p.sensor for p in probes] == ["rapl", "perf", "hwmon", "nvml", "amdsmi", "estimate"]
+    assert probes[-1].available
+
+
+def test_fallback_for_cpu_and_gpu_domains() -> None:
+    cpu = Domain("rapl:package-0", "cpu", "pkg", "measured", "counter")
+    gpu = Domain("nvml:gpu0", "gpu", "GPU 0 (NVIDIA A100-SXM4-80GB)", "measured", "counter",
+                 {"name": "NVIDIA A100-SXM4-80GB"})
+    sensor = SyntheticSensor(lambda t: 1.0)
+    est = fallback_for(sensor, [cpu, gpu])
+    assert isinstance(est, EstimateSensor)
+    keys = {d.key: d for d in est.domains()}
+    assert set(keys) == {"estimate:cpu", "estimate:gpu0"}
+    assert keys["estimate:gpu0"].model["tdp_w"] == 400.0  # A100 SXM4 from the catalogue
+    assert fallback_for(sensor, [Domain("x:o", "other", "o", "measured", "counter")]) is None
