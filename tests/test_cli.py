@@ -18,9 +18,12 @@ from wattwise.store import get_store
 WW = [sys.executable, "-m", "wattwise"]
 
 
-def ww(*args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*WW, *args], capture_output=True, text=True, input=input,
-                          timeout=timeout)
+def ww(
+    *args: str, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WW, *args], capture_output=True, text=True, input=input, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -37,8 +40,20 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_run_passes_exit_code_and_output_through(store: str) -> None:
     code = "import sys; print(input().upper()); sys.exit(3)"
-    proc = ww("run", "--store", store, "--zone", "FRA", "--interval", "0.1", "--",
-              sys.executable, "-c", code, input="hello\n")
+    proc = ww(
+        "run",
+        "--store",
+        store,
+        "--zone",
+        "FRA",
+        "--interval",
+        "0.1",
+        "--",
+        sys.executable,
+        "-c",
+        code,
+        input="hello\n",
+    )
     assert proc.returncode == 3
     assert proc.stdout == "HELLO\n"
     assert "wattwise" in proc.stderr and "gCO2e" in proc.stderr
@@ -50,8 +65,20 @@ def test_run_passes_exit_code_and_output_through(store: str) -> None:
 def test_run_tracks_a_child_that_forks(store: str) -> None:
     burn = "import time\nt=time.process_time()\nwhile time.process_time()-t<0.8: pass"
     code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"
-    proc = ww("run", "--store", store, "--zone", "FRA", "--interval", "0.1", "-q", "--",
-              sys.executable, "-c", code)
+    proc = ww(
+        "run",
+        "--store",
+        store,
+        "--zone",
+        "FRA",
+        "--interval",
+        "0.1",
+        "-q",
+        "--",
+        sys.executable,
+        "-c",
+        code,
+    )
     assert proc.returncode == 0, proc.stderr
     (rec,) = get_store(store).list_runs()
     assert rec.status == "completed"
@@ -67,8 +94,9 @@ def test_run_forwards_sigterm_to_the_command(store: str, tmp_path: Path) -> None
         f"pathlib.Path({str(ready)!r}).touch()\n"
         "time.sleep(30)\n"
     )
-    proc = subprocess.Popen([*WW, "run", "--store", store, "--zone", "FRA", "-q", "--",
-                             sys.executable, "-c", code])
+    proc = subprocess.Popen(
+        [*WW, "run", "--store", store, "--zone", "FRA", "-q", "--", sys.executable, "-c", code]
+    )
     deadline = time.time() + 20
     while not ready.exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -89,9 +117,29 @@ def test_run_reports_a_signal_death_as_128_plus_n(store: str) -> None:
 @pytest.mark.slow
 def test_kill_9_of_wattwise_leaves_a_readable_partial_record(store: str, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
-    code = f"import os, time, pathlib; pathlib.Path({str(pidfile)!r}).write_text(str(os.getpid())); time.sleep(60)"
-    proc = subprocess.Popen([*WW, "run", "--store", store, "--zone", "FRA", "--checkpoint", "1",
-                             "--interval", "0.2", "-q", "--", sys.executable, "-c", code])
+    code = (
+        "import os, time, pathlib; "
+        f"pathlib.Path({str(pidfile)!r}).write_text(str(os.getpid())); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [
+            *WW,
+            "run",
+            "--store",
+            store,
+            "--zone",
+            "FRA",
+            "--checkpoint",
+            "1",
+            "--interval",
+            "0.2",
+            "-q",
+            "--",
+            sys.executable,
+            "-c",
+            code,
+        ]
+    )
     try:
         deadline = time.time() + 30
         partial = None
@@ -144,12 +192,12 @@ def test_user_errors_are_one_line_and_exit_2(args: list[str], fragment: str, sto
 def test_corrupt_config_and_unwritable_store(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("zone = [")
-    assert "corrupt config file" in one_line_error(
-        ww("run", "--config", str(bad), "--", "true"))
+    assert "corrupt config file" in one_line_error(ww("run", "--config", str(bad), "--", "true"))
     blocker = tmp_path / "f"
     blocker.write_text("")
     assert "cannot open run store" in one_line_error(
-        ww("run", "--zone", "FRA", "--store", str(blocker / "x.db"), "--", "true"))
+        ww("run", "--zone", "FRA", "--store", str(blocker / "x.db"), "--", "true")
+    )
 
 
 def test_missing_command_is_a_usage_error() -> None:
@@ -159,8 +207,25 @@ def test_missing_command_is_a_usage_error() -> None:
 
 def test_runs_list_show_export(store: str, tmp_path: Path) -> None:
     for name in ("alpha", "beta"):
-        assert ww("run", "--store", store, "--zone", "DEU", "-n", name, "-t", "team=x", "-q",
-                  "--", sys.executable, "-c", "pass").returncode == 0
+        assert (
+            ww(
+                "run",
+                "--store",
+                store,
+                "--zone",
+                "DEU",
+                "-n",
+                name,
+                "-t",
+                "team=x",
+                "-q",
+                "--",
+                sys.executable,
+                "-c",
+                "pass",
+            ).returncode
+            == 0
+        )
     listed = ww("runs", "list", "--store", store, "--name", "alp")
     assert "alpha" in listed.stdout and "beta" not in listed.stdout
     tagged = ww("runs", "list", "--store", store, "--tag", "team=x")

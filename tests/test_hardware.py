@@ -35,4 +35,8 @@ def test_find_gpu_from_nvml_names() -> None:
 
 def test_normalise() -> None:
     assert normalise_model("Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz") == (
-        "intel", "xeon", "gold", "6130")
+        "intel",
+        "xeon",
+        "gold",
+        "6130",
+    )

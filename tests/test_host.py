@@ -33,7 +33,11 @@ def test_cpu_info_counts_sockets_and_spots_vms(tmp_path: Path) -> None:
     proc = make_proc(tmp_path)
     info = read_cpu_info(proc)
     assert (info.model, info.logical_cpus, info.sockets, info.virtualised) == (
-        "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz", 2, 2, False)
+        "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz",
+        2,
+        2,
+        False,
+    )
     (proc / "cpuinfo").write_text(CPUINFO.replace("avx2", "avx2 hypervisor"))
     assert read_cpu_info(proc).virtualised
 

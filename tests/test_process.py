@@ -12,7 +12,8 @@ BURN = "import time\nt=time.process_time()\nwhile time.process_time()-t<{s}: pas
 def test_counts_forked_children_once() -> None:
     # parent burns 0.3 s, then a child burns 0.6 s and is reaped by the parent
     code = (
-        "import subprocess, sys, time\n" + BURN.format(s=0.3)
+        "import subprocess, sys, time\n"
+        + BURN.format(s=0.3)
         + f"subprocess.run([sys.executable, '-c', {BURN.format(s=0.6)!r}])\ntime.sleep(0.3)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])

@@ -69,8 +69,9 @@ def test_a_failing_checkpoint_never_raises() -> None:
 
 
 def test_intensity_weights_each_interval() -> None:
-    sampler = Sampler([SyntheticSensor(lambda t: 100.0)], interval_s=0.1,
-                      intensity=lambda wall: 200.0)
+    sampler = Sampler(
+        [SyntheticSensor(lambda t: 100.0)], interval_s=0.1, intensity=lambda wall: 200.0
+    )
     sampler.start()
     time.sleep(0.3)
     snap = sampler.stop()

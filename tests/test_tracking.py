@@ -22,10 +22,16 @@ from wattwise.tracking import Tracker, track
 from wattwise.units import J_PER_KWH
 
 
-def constant(power_w: float = 100.0, key: str = "synthetic:cpu",
-             component: str = "cpu") -> SyntheticSensor:
-    return SyntheticSensor(lambda t: power_w, lambda a, b: power_w * (b - a), kind="counter",
-                           key=key, component=component)  # type: ignore[arg-type]
+def constant(
+    power_w: float = 100.0, key: str = "synthetic:cpu", component: str = "cpu"
+) -> SyntheticSensor:
+    return SyntheticSensor(
+        lambda t: power_w,
+        lambda a, b: power_w * (b - a),
+        kind="counter",
+        key=key,
+        component=component,
+    )  # type: ignore[arg-type]
 
 
 def tracker(**kw: object) -> Tracker:
@@ -109,7 +115,8 @@ def test_decorator_makes_a_fresh_run_per_call() -> None:
     assert work(3) == 6
     runs = store.list_runs()
     assert len(runs) == 2 and {r.name for r in runs} == {
-        "test_decorator_makes_a_fresh_run_per_call.<locals>.work"}
+        "test_decorator_makes_a_fresh_run_per_call.<locals>.work"
+    }
     assert work.last_tracker.result.id == runs[0].id  # type: ignore[attr-defined]
 
 
@@ -192,8 +199,9 @@ def test_unwritable_store_fails_at_start_and_leaves_no_thread(tmp_path: Path) ->
     assert no_sampler_threads()
 
 
-def test_store_failure_at_stop_rescues_the_record(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_store_failure_at_stop_rescues_the_record(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     store = MemoryStore()
     t = tracker(store=store)
     t.start()
@@ -212,8 +220,7 @@ def test_store_failure_at_stop_rescues_the_record(monkeypatch: pytest.MonkeyPatc
 
 def test_estimate_is_used_where_nothing_is_measured() -> None:
     # no injected sensors: on a machine without RAPL (CI, VMs) CPU and RAM are estimated
-    with track("est", store=MemoryStore(), zone="FRA", interval_s=0.1,
-               sensors=["estimate"]) as run:
+    with track("est", store=MemoryStore(), zone="FRA", interval_s=0.1, sensors=["estimate"]) as run:
         sum(i * i for i in range(200_000))
     rec = run.result
     assert rec.machine.method == "estimated"
@@ -237,4 +244,21 @@ def test_import_has_no_side_effects() -> None:
 
 def test_public_api_is_exact() -> None:
     assert sorted(wattwise.__all__) == sorted(
-        n for n in dir(wattwise) if not n.startswith("_") or n == "__version__")
+        n for n in dir(wattwise) if not n.startswith("_") or n == "__version__"
+    )
+
+
+def test_only_local_rank_zero_reads_node_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wattwise.tracking import local_rank
+
+    assert local_rank({}) == 0 and local_rank({"SLURM_LOCALID": "3"}) == 3
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with track("rank1", store=MemoryStore(), zone="FRA", interval_s=0.1) as run:
+        time.sleep(0.2)
+    rec = run.result
+    assert rec.domains == () and rec.machine.energy_j == 0 and rec.machine.method == "none"
+    assert any("local rank 1" in e for e in rec.events)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    with track("rank0", store=MemoryStore(), zone="FRA", interval_s=0.1) as run0:
+        time.sleep(0.2)
+    assert run0.result.machine.energy_j > 0

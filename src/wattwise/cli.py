@@ -47,20 +47,39 @@ def _tracker_options(func: F) -> F:
         click.option("--store", help="Run store: SQLAlchemy URL, SQLite path, or 'local'."),
         click.option("--price", "price_per_kwh", type=float, help="Electricity price per kWh."),
         click.option("--currency", help="Currency of --price."),
-        click.option("--intensity", "intensity_g_per_kwh", type=float,
-                     help="Fixed carbon intensity, gCO2e/kWh."),
-        click.option("--intensity-csv", type=click.Path(dir_okay=False),
-                     help="CSV of hourly intensities."),
-        click.option("--live-intensity/--no-live-intensity", default=None,
-                     help="Query Electricity Maps / WattTime (keys from the environment)."),
-        click.option("--headline", type=click.Choice(["machine", "process"]),
-                     help="Headline energy: whole machine or the command's share."),
-        click.option("--setting", type=click.Choice(["auto", "local", "datacenter", "cloud"]),
-                     help="Where this runs (sets the default PUE)."),
-        click.option("--checkpoint", "checkpoint_s", type=float,
-                     help="Seconds between saves of the running record."),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="Config file (TOML)."),
+        click.option(
+            "--intensity",
+            "intensity_g_per_kwh",
+            type=float,
+            help="Fixed carbon intensity, gCO2e/kWh.",
+        ),
+        click.option(
+            "--intensity-csv", type=click.Path(dir_okay=False), help="CSV of hourly intensities."
+        ),
+        click.option(
+            "--live-intensity/--no-live-intensity",
+            default=None,
+            help="Query Electricity Maps / WattTime (keys from the environment).",
+        ),
+        click.option(
+            "--headline",
+            type=click.Choice(["machine", "process"]),
+            help="Headline energy: whole machine or the command's share.",
+        ),
+        click.option(
+            "--setting",
+            type=click.Choice(["auto", "local", "datacenter", "cloud"]),
+            help="Where this runs (sets the default PUE).",
+        ),
+        click.option(
+            "--checkpoint",
+            "checkpoint_s",
+            type=float,
+            help="Seconds between saves of the running record.",
+        ),
+        click.option(
+            "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (TOML)."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -92,8 +111,15 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stderr.")
 @_tracker_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-def run(command: Sequence[str], name: str | None, tags: Sequence[str], quiet: bool,
-        as_json: bool, config_path: str | None, **options: Any) -> None:
+def run(
+    command: Sequence[str],
+    name: str | None,
+    tags: Sequence[str],
+    quiet: bool,
+    as_json: bool,
+    config_path: str | None,
+    **options: Any,
+) -> None:
     """Run COMMAND, measure it and its whole process tree, and save the run.
 
     Example: wattwise run --zone FRA -- python train.py --epochs 3
@@ -223,8 +249,7 @@ def sensors(sysfs_root: str, proc_root: str) -> None:
     for p in probe_sensors(sysfs_root=sysfs_root, proc_root=proc_root):
         status = "[green]available[/]" if p.available else "[yellow]not available[/]"
         domains = "\n".join(f"{d.key} ({d.component}, {d.method})" for d in p.domains)
-        table.add_row(p.sensor, status, domains or "-",
-                      p.detail or "-", p.fix or "-")
+        table.add_row(p.sensor, status, domains or "-", p.detail or "-", p.fix or "-")
     _console(stderr=False).print(table)
 
 
@@ -247,8 +272,15 @@ def zones(query: str | None, kind: str | None, limit: int) -> None:
         table.add_column(col, no_wrap=col in ("id", "gCO2e/kWh", "year", "PUE"))
     table.add_column("source", overflow="fold")
     for z in found[:limit]:
-        table.add_row(z.id, z.name, z.kind, f"{z.intensity_g_per_kwh:.0f}", str(z.year),
-                      f"{z.pue:.2f}" if z.pue else "-", z.source.split(": ")[0])
+        table.add_row(
+            z.id,
+            z.name,
+            z.kind,
+            f"{z.intensity_g_per_kwh:.0f}",
+            str(z.year),
+            f"{z.pue:.2f}" if z.pue else "-",
+            z.source.split(": ")[0],
+        )
     _console(stderr=False).print(table)
 
 
@@ -279,13 +311,21 @@ def _when(text: str | None, option: str) -> datetime | None:
 @click.option("--store", help="Run store URL or path.")
 @click.option("--name", help="Runs whose name contains this.")
 @click.option("--tag", help="KEY or KEY=VALUE.")
-@click.option("--status", type=click.Choice(
-    ["running", "completed", "failed", "interrupted", "stopped"]))
+@click.option(
+    "--status", type=click.Choice(["running", "completed", "failed", "interrupted", "stopped"])
+)
 @click.option("--since", help="Started on or after (ISO date/time, UTC).")
 @click.option("--until", help="Started on or before (ISO date/time, UTC).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-def runs_list(store: str | None, name: str | None, tag: str | None, status: str | None,
-              since: str | None, until: str | None, limit: int) -> None:
+def runs_list(
+    store: str | None,
+    name: str | None,
+    tag: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> None:
     """List runs, newest first."""
     from rich.table import Table
 
@@ -295,19 +335,42 @@ def runs_list(store: str | None, name: str | None, tag: str | None, status: str 
     if tag:
         k, sep, v = tag.partition("=")
         tag_filter = (k, v if sep else None)
-    where = RunFilter(name=name, tag=tag_filter, status=status, since=_when(since, "--since"),
-                      until=_when(until, "--until"), limit=limit)
+    where = RunFilter(
+        name=name,
+        tag=tag_filter,
+        status=status,
+        since=_when(since, "--since"),
+        until=_when(until, "--until"),
+        limit=limit,
+    )
     records = _store(store).list_runs(where)
     table = Table(title=f"runs ({len(records)} shown)")
-    for col in ("id", "name", "status", "started (UTC)", "duration", "energy", "method",
-                "gCO2e", "zone"):
+    for col in (
+        "id",
+        "name",
+        "status",
+        "started (UTC)",
+        "duration",
+        "energy",
+        "method",
+        "gCO2e",
+        "zone",
+    ):
         table.add_column(col, no_wrap=col != "name")
     from wattwise.summary import fmt_duration, fmt_energy
 
     for r in records:
-        table.add_row(r.id[:8], r.name, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      fmt_duration(r.duration_s), fmt_energy(r.energy_j), r.method,
-                      f"{r.co2_g:.3g}", r.carbon.zone)
+        table.add_row(
+            r.id[:8],
+            r.name,
+            r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            fmt_duration(r.duration_s),
+            fmt_energy(r.energy_j),
+            r.method,
+            f"{r.co2_g:.3g}",
+            r.carbon.zone,
+        )
     _console(stderr=False).print(table)
 
 
@@ -329,16 +392,22 @@ def runs_show(run_id: str, store: str | None, as_json: bool) -> None:
 @runs.command("export")
 @click.argument("run_id")
 @click.option("--store", help="Run store URL or path.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="File to write (default: stdout).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write (default: stdout).",
+)
 def runs_export(run_id: str, store: str | None, output: str | None) -> None:
     """Export one run as JSON, with its power series."""
     st = _store(store)
     record = st.get_run(run_id)
     columns, points = st.get_series(record.id)
     doc = record.to_dict()
-    doc["series"] = {"columns": ["t0_s", "t1_s", *columns],
-                     "points": [[p.t0_s, p.t1_s, *p.values] for p in points]}
+    doc["series"] = {
+        "columns": ["t0_s", "t1_s", *columns],
+        "points": [[p.t0_s, p.t1_s, *p.values] for p in points],
+    }
     text = json.dumps(doc, indent=1)
     if output:
         try:

@@ -14,7 +14,9 @@ can catch one root. The tree::
     └── TrackerStateError      misuse, e.g. a phase ended twice (also a RuntimeError)
 
 Warnings: :class:`EstimatedEnergyWarning` when a figure falls back to the estimation
-model, :class:`SensorDegradedWarning` when a sensor failed mid-run.
+model, :class:`SensorDegradedWarning` when a sensor failed mid-run,
+:class:`IntensityFallbackWarning` when a live intensity source failed and the table's
+figure was used instead.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "ConfigError",
     "EstimatedEnergyWarning",
     "IntensityError",
+    "IntensityFallbackWarning",
     "RunNotFoundError",
     "SensorDegradedWarning",
     "SensorError",
@@ -85,3 +88,7 @@ class EstimatedEnergyWarning(UserWarning):
 
 class SensorDegradedWarning(UserWarning):
     """A sensor failed during a run; its domain now uses the estimate."""
+
+
+class IntensityFallbackWarning(UserWarning):
+    """A live carbon-intensity source failed; the fallback's figure was used."""

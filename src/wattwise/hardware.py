@@ -47,7 +47,9 @@ class GpuSpec:
 
 
 def _rows(filename: str) -> list[dict[str, str]]:
-    text = resources.files("wattwise").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
+    text = (
+        resources.files("wattwise").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
+    )
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -59,20 +61,14 @@ def _float(value: str | None) -> float | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _cpu_index() -> dict[str, list[tuple[tuple[str, ...], CpuSpec]]]:
-    index: dict[str, list[tuple[tuple[str, ...], CpuSpec]]] = {}
+def _cpu_rows() -> tuple[tuple[str, str, float], ...]:
+    """(lower-cased name, name, TDP W) of every catalogue CPU."""
+    out = []
     for row in _rows("cpu_tdp.csv"):
         tdp = _float(row.get("tdp_w"))
-        if tdp is None:
-            continue
-        tokens = normalise_model(row["name"])
-        keys = [t for t in tokens if any(c.isdigit() for c in t)]
-        if not keys:
-            continue
-        spec = CpuSpec(row["name"], tdp)
-        for key in keys:
-            index.setdefault(key, []).append((tokens, spec))
-    return index
+        if tdp is not None:
+            out.append((row["name"].lower(), row["name"], tdp))
+    return tuple(out)
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
@@ -83,16 +79,22 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
 def find_cpu(model: str) -> CpuSpec | None:
     """The catalogue entry whose name best matches ``model`` (longest token match).
 
-    A match needs the entry's model number token (one with a digit) to appear whole in
-    ``model``, so ``i7-12700`` never matches an ``i7-12700K``.
+    A match needs the entry's model-number tokens (those with a digit) to appear whole
+    in ``model``, so ``i7-12700`` never matches an ``i7-12700K``.
     """
     tokens = normalise_model(model)
+    keys = [t for t in tokens if any(c.isdigit() for c in t)]
+    if not keys:
+        return None
     best: tuple[int, CpuSpec] | None = None
-    index = _cpu_index()
-    for token in tokens:
-        for entry_tokens, spec in index.get(token, ()):
-            if _contains(tokens, entry_tokens) and (best is None or len(entry_tokens) > best[0]):
-                best = (len(entry_tokens), spec)
+    for lower, name, tdp in _cpu_rows():
+        if not any(k in lower for k in keys):  # cheap pre-filter before tokenising
+            continue
+        entry = normalise_model(name)
+        if not any(any(c.isdigit() for c in t) for t in entry):
+            continue
+        if _contains(tokens, entry) and (best is None or len(entry) > best[0]):
+            best = (len(entry), CpuSpec(name, tdp))
     return best[1] if best else None
 
 
@@ -118,6 +120,7 @@ def _gpus() -> list[GpuSpec]:
 
 def find_gpu(name: str) -> GpuSpec | None:
     """The catalogue GPU whose tokens best overlap ``name`` (e.g. NVML's device name)."""
+
     def tokens_of(text: str) -> set[str]:
         return {t for tok in normalise_model(text) for t in tok.split("-") if t}
 

@@ -61,8 +61,9 @@ def read_cpu_info(proc_root: str | Path = "/proc") -> CpuInfo:
             sockets.add(value)
         elif key == "flags" and " hypervisor" in f" {value} ":
             virtualised = True
-    return CpuInfo(model or "unknown", logical or (os.cpu_count() or 1), max(len(sockets), 1),
-                   virtualised)
+    return CpuInfo(
+        model or "unknown", logical or (os.cpu_count() or 1), max(len(sockets), 1), virtualised
+    )
 
 
 @dataclass(frozen=True)

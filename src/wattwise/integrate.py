@@ -84,8 +84,10 @@ class DomainAccumulator:
             if delta.value_j < 0:  # counter reset (driver reload): count nothing for it
                 delta = ZERO
             dt = t_s - self._last_t
-            self.power_w = reading.power_w if reading.power_w is not None else (
-                delta.value_j / dt if dt > 0 else self.power_w
+            self.power_w = (
+                reading.power_w
+                if reading.power_w is not None
+                else (delta.value_j / dt if dt > 0 else self.power_w)
             )
             self._last_counter = now
             self._last_t = t_s

@@ -180,8 +180,14 @@ class PhaseRecord:
         started, ended = _dt(d["started_at"]), _dt(d["ended_at"])
         assert started is not None and ended is not None
         return cls(
-            d["name"], d.get("kind", "phase"), d.get("index"), started, ended, d["duration_s"],
-            Footprint.from_dict(d["machine"]), Footprint.from_dict(d["process"]),
+            d["name"],
+            d.get("kind", "phase"),
+            d.get("index"),
+            started,
+            ended,
+            d["duration_s"],
+            Footprint.from_dict(d["machine"]),
+            Footprint.from_dict(d["process"]),
             dict(d.get("metrics", {})),
         )
 

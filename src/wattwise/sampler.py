@@ -197,9 +197,12 @@ class Sampler:
         return [a.domain for a in self._acc.values()]
 
     def power_w(self) -> dict[str, float]:
-        """Latest power per domain (W)."""
+        """Latest power per domain still being read (W)."""
         with self.lock:
-            return {k: a.power_w for k, a in self._acc.items() if a.power_w is not None}
+            active = {d.key for s in self._sensors for d in s.domains()}
+            return {
+                k: a.power_w for k, a in self._acc.items() if a.power_w is not None and k in active
+            }
 
     # -- sampling -----------------------------------------------------------------------
     def _prime(self) -> None:
@@ -254,9 +257,13 @@ class Sampler:
                 if not self._warned_tick:
                     self._warned_tick = True
                     logger.warning("wattwise sampler tick failed: %s", exc, exc_info=True)
-                    self.events.append(SamplerEvent(
-                        self._wall(), "sampler-error",
-                        f"sampler tick failed: {type(exc).__name__}: {exc}"))
+                    self.events.append(
+                        SamplerEvent(
+                            self._wall(),
+                            "sampler-error",
+                            f"sampler tick failed: {type(exc).__name__}: {exc}",
+                        )
+                    )
                 return self._last or self._empty_snapshot()
 
     def _empty_snapshot(self) -> Snapshot:
@@ -321,12 +328,17 @@ class Sampler:
     def _degrade(self, sensor: Sensor, exc: Exception) -> None:
         """Replace a failing sensor by the fallback for its domains; keep what it counted."""
         self._sensors.remove(sensor)
-        failed = [d for d in sensor.domains()]
+        failed = list(sensor.domains())
         try:
-            sensor.close()
+            replacement = self._fallback(sensor, failed) if self._fallback else None
         except Exception:
-            logger.debug("closing failed sensor %s", sensor.name, exc_info=True)
-        replacement = self._fallback(sensor, failed) if self._fallback else None
+            logger.debug("no fallback for %s", sensor.name, exc_info=True)
+            replacement = None
+        if sensor not in getattr(replacement, "adopted", ()):
+            try:
+                sensor.close()
+            except Exception:
+                logger.debug("closing failed sensor %s", sensor.name, exc_info=True)
         what = "no replacement"
         if replacement is not None:
             self._sensors.append(replacement)
@@ -336,9 +348,7 @@ class Sampler:
                 acc = self._acc.get(r.domain)
                 if acc is not None:
                     acc.add(self._clock(), r)
-            what = "estimated from now on by " + ", ".join(
-                d.key for d in replacement.domains()
-            )
+            what = "estimated from now on by " + ", ".join(d.key for d in replacement.domains())
         msg = f"sensor {sensor.name} failed ({exc}); {what}; energy counted so far is kept"
         logger.warning("wattwise: %s", msg)
         self.events.append(SamplerEvent(self._wall(), "sensor-degraded", msg))

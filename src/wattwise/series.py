@@ -59,5 +59,8 @@ def _merge(points: Sequence[SeriesPoint]) -> SeriesPoint:
     if total <= 0:
         values = tuple(sum(p.values[i] for p in points) / len(points) for i in range(n))
     else:  # time-weighted mean keeps energy (mean power × span) exact
-        values = tuple(sum(p.values[i] * w for p, w in zip(points, span, strict=False)) / total for i in range(n))
+        values = tuple(
+            sum(p.values[i] * w for p, w in zip(points, span, strict=False)) / total
+            for i in range(n)
+        )
     return SeriesPoint(points[0].t0_s, points[-1].t1_s, values)

@@ -40,8 +40,10 @@ def print_summary(record: RunRecord, console: Any) -> None:
 
     fp = record.footprint
     c = record.carbon
-    title = (f"wattwise · {record.name} · {record.status} · {fmt_duration(record.duration_s)}"
-             f" · run {record.id[:8]}")
+    title = (
+        f"wattwise · {record.name} · {record.status} · {fmt_duration(record.duration_s)}"
+        f" · run {record.id[:8]}"
+    )
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("domain")
     table.add_column("method")
@@ -49,9 +51,12 @@ def print_summary(record: RunRecord, console: Any) -> None:
     table.add_column("this run's share", justify="right")
     for d in record.domains:
         table.add_row(d.label, d.method, fmt_energy(d.energy_j), fmt_energy(d.process_energy_j))
-    table.add_row("[bold]total (IT)[/]", record.machine.method,
-                  f"[bold]{fmt_energy(record.machine.energy_j)}[/]",
-                  f"[bold]{fmt_energy(record.process.energy_j)}[/]")
+    table.add_row(
+        "[bold]total (IT)[/]",
+        record.machine.method,
+        f"[bold]{fmt_energy(record.machine.energy_j)}[/]",
+        f"[bold]{fmt_energy(record.process.energy_j)}[/]",
+    )
     console.print(table)
     scope = "whole machine" if record.headline == "machine" else "the tracked processes' share"
     console.print(
@@ -61,8 +66,11 @@ def print_summary(record: RunRecord, console: Any) -> None:
     )
     console.print(
         f"emissions: [bold]{fp.co2_g:.3g} gCO2e[/]"
-        + (f" (range {fp.co2_low_g:.3g}–{fp.co2_high_g:.3g})" if fp.co2_high_g > fp.co2_low_g
-           else "")
+        + (
+            f" (range {fp.co2_low_g:.3g}–{fp.co2_high_g:.3g})"
+            if fp.co2_high_g > fp.co2_low_g
+            else ""
+        )
         + f" at {c.intensity_g_per_kwh:.0f} gCO2e/kWh ({c.intensity_kind}, "
         f"{c.zone} {c.zone_name}, {c.intensity_year or 'year n/a'}, "
         f"{c.intensity_source.split(': ')[0]})"

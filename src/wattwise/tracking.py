@@ -63,7 +63,7 @@ from wattwise.sensors import Domain, Sensor, detect_sensors, fallback_for
 from wattwise.store import MemoryStore, RunStore, get_store
 from wattwise.units import J_PER_KWH
 
-__all__ = ["PhaseHandle", "Tracker", "track"]
+__all__ = ["PhaseHandle", "Tracker", "local_rank", "track"]
 
 logger = logging.getLogger("wattwise")
 
@@ -126,8 +126,9 @@ class Tracker:
         if sensors is not None and all(isinstance(s, str) for s in sensors):
             options["sensors"] = tuple(sensors)  # names: a config choice
             sensors = None
-        self.config = resolve_config(base=config, **options) if (options or config is None) \
-            else config
+        self.config = (
+            resolve_config(base=config, **options) if (options or config is None) else config
+        )
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self._store_arg = store
         self._sensors_arg: Sequence[Sensor] | None = sensors  # type: ignore[assignment]
@@ -183,11 +184,21 @@ class Tracker:
             else:
                 target = self._store_arg if self._store_arg is not None else cfg.store
                 self._store = get_store(target)
+        rank = local_rank()
         if self._sensors_arg is not None:
             sensors: Sequence[Sensor] = self._sensors_arg
+        elif rank:
+            # node-level counters are read once per node, by local rank 0's tracker
+            sensors = ()
+            self._events.append(
+                f"local rank {rank}: this node's energy is measured by the tracker of local "
+                "rank 0, so this record holds none (nothing is counted twice)"
+            )
         else:
             detected = detect_sensors(
-                sysfs_root=cfg.sysfs_root, proc_root=cfg.proc_root, only=cfg.sensors,
+                sysfs_root=cfg.sysfs_root,
+                proc_root=cfg.proc_root,
+                only=cfg.sensors,
                 strict=cfg.strict,
             )
             sensors = detected.sensors
@@ -219,8 +230,9 @@ class Tracker:
             process_tree=self._tree,
             host=host_cpu,
             intensity=intensity,
-            fallback=None if cfg.strict else functools.partial(
-                fallback_for, proc_root=cfg.proc_root),
+            fallback=None
+            if cfg.strict
+            else functools.partial(fallback_for, proc_root=cfg.proc_root),
             on_tick=self._on_tick,
         )
         self._start_snapshot = None
@@ -234,8 +246,12 @@ class Tracker:
             raise
         return self
 
-    def stop(self, status: Literal["completed", "failed", "interrupted", "stopped"] = "completed",
-             *, error: str | None = None) -> RunRecord:
+    def stop(
+        self,
+        status: Literal["completed", "failed", "interrupted", "stopped"] = "completed",
+        *,
+        error: str | None = None,
+    ) -> RunRecord:
         """Stop measuring, save and return the record. Idempotent after the first call."""
         sampler = self._sampler
         if sampler is None:
@@ -275,8 +291,9 @@ class Tracker:
     def __enter__(self) -> Tracker:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if exc is None:
             self.stop("completed")
         elif isinstance(exc, KeyboardInterrupt):
@@ -296,7 +313,9 @@ class Tracker:
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             tracker = Tracker(
                 template.name if template.name != "run" else func.__qualname__,
-                config=template.config, tags=template.tags, store=template._store_arg,
+                config=template.config,
+                tags=template.tags,
+                store=template._store_arg,
                 sensors=template._sensors_arg,
             )
             with tracker:
@@ -308,8 +327,9 @@ class Tracker:
         return wrapper
 
     # -- phases and epochs --------------------------------------------------------------
-    def begin_phase(self, name: str, *, kind: str = "phase", index: int | None = None,
-                    restart: bool = False) -> PhaseHandle:
+    def begin_phase(
+        self, name: str, *, kind: str = "phase", index: int | None = None, restart: bool = False
+    ) -> PhaseHandle:
         """Open a named window; several may be open at once (nested or overlapping)."""
         sampler = self._require_running()
         if name in self._open and not restart:
@@ -350,8 +370,9 @@ class Tracker:
         return record
 
     @contextmanager
-    def phase(self, name: str, *, kind: str = "phase",
-              index: int | None = None) -> Iterator[PhaseHandle]:
+    def phase(
+        self, name: str, *, kind: str = "phase", index: int | None = None
+    ) -> Iterator[PhaseHandle]:
         """A window as a ``with`` block: ``with run.phase("train"): ...``."""
         handle = self.begin_phase(name, kind=kind, index=index)
         try:
@@ -410,8 +431,11 @@ class Tracker:
         sampler = self._sampler
         if sampler is None or self._store is None:
             return
-        self._store.save_run(self._build("running", snap, sampler),
-                             sampler.series.all_points(), sampler.series.columns)
+        self._store.save_run(
+            self._build("running", snap, sampler),
+            sampler.series.all_points(),
+            sampler.series.columns,
+        )
 
     def _resolve_carbon(self, cfg: TrackerConfig) -> _Carbon:
         choice = resolve_zone(cfg.zone, source=cfg.source_of("zone"))
@@ -426,8 +450,10 @@ class Tracker:
             live = live_provider_from_env(choice.zone, os.environ)
             provider = FallbackIntensity(live, static) if live is not None else static
             if live is None:
-                self._events.append("live intensity asked for but no provider key is set "
-                                    "(ELECTRICITYMAPS_API_KEY or WATTTIME_USERNAME/PASSWORD)")
+                self._events.append(
+                    "live intensity asked for but no provider key is set "
+                    "(ELECTRICITYMAPS_API_KEY or WATTTIME_USERNAME/PASSWORD)"
+                )
         else:
             provider = static
         now = provider.intensity_at(datetime.now(timezone.utc))
@@ -446,13 +472,15 @@ class Tracker:
             pue_source=pue.source,
             price_per_kwh=price,
             currency=currency,
-            price_source="user" if cfg.price_per_kwh is not None else
-            "default (set price_per_kwh for your tariff)",
+            price_source="user"
+            if cfg.price_per_kwh is not None
+            else "default (set price_per_kwh for your tariff)",
         )
         return _Carbon(info, provider)
 
-    def _footprint(self, energies: Mapping[str, EnergyTriple], ei: float,
-                   domains: Sequence[Domain]) -> Footprint:
+    def _footprint(
+        self, energies: Mapping[str, EnergyTriple], ei: float, domains: Sequence[Domain]
+    ) -> Footprint:
         assert self._carbon is not None
         info = self._carbon.info
         total = ZERO
@@ -496,8 +524,9 @@ class Tracker:
         info = self._carbon.info
         if machine.energy_j > 0 and info.intensity_kind not in ("static", "user"):
             # the energy-weighted mean intensity over the run
-            info = CarbonInfo(**{**info.__dict__,
-                                 "intensity_g_per_kwh": snap.ei_machine / machine.energy_j})
+            info = CarbonInfo(
+                **{**info.__dict__, "intensity_g_per_kwh": snap.ei_machine / machine.energy_j}
+            )
         duration = snap.t_s - self._start_snapshot.t_s
         now = datetime.now(timezone.utc)
         events = list(self._events)
@@ -517,8 +546,12 @@ class Tracker:
             process=process,
             domains=tuple(
                 DomainRecord(
-                    key=d.key, component=d.component, label=d.label, method=d.method,
-                    kind=d.kind, model=dict(d.model),
+                    key=d.key,
+                    component=d.component,
+                    label=d.label,
+                    method=d.method,
+                    kind=d.kind,
+                    model=dict(d.model),
                     energy_j=snap.machine.get(d.key, ZERO).value_j,
                     energy_low_j=snap.machine.get(d.key, ZERO).low_j,
                     energy_high_j=snap.machine.get(d.key, ZERO).high_j,
@@ -542,14 +575,38 @@ class Tracker:
         )
 
 
-def track(name: str | None = None, *, config: TrackerConfig | None = None,
-          tags: Mapping[str, str] | None = None,
-          store: str | RunStore | Literal[False] | None = None, **options: Any) -> Tracker:
+def track(
+    name: str | None = None,
+    *,
+    config: TrackerConfig | None = None,
+    tags: Mapping[str, str] | None = None,
+    store: str | RunStore | Literal[False] | None = None,
+    **options: Any,
+) -> Tracker:
     """A :class:`Tracker` for a ``with`` block or a decorator.
 
     ``with track("train", zone="FRA") as run: ...`` or ``@track("eval")``.
     """
     return Tracker(name, config=config, tags=tags, store=store, **options)
+
+
+_LOCAL_RANK_VARS = (
+    "LOCAL_RANK",  # torchrun, Lightning, accelerate, DeepSpeed
+    "SLURM_LOCALID",
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "MPI_LOCALRANKID",
+    "MV2_COMM_WORLD_LOCAL_RANK",
+)
+
+
+def local_rank(environ: Mapping[str, str] | None = None) -> int:
+    """This process's rank on its node as the launcher set it (0 when not distributed)."""
+    env = os.environ if environ is None else environ
+    for key in _LOCAL_RANK_VARS:
+        value = env.get(key, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def _host_info(proc_root: str, host: HostCpu, sensors: Sequence[Sensor]) -> HostInfo:

@@ -28,8 +28,10 @@ class Clock:
 def proc_tree(root: Path, *, logical: int = 4, vm: bool = False, busy_ticks: int = 0) -> Path:
     proc = root / "proc"
     (proc / "self").mkdir(parents=True, exist_ok=True)
-    block = "".join(f"processor\t: {i}\n" + CPU.format(vm=" hypervisor" if vm else "") + "\n"
-                    for i in range(logical))
+    block = "".join(
+        f"processor\t: {i}\n" + CPU.format(vm=" hypervisor" if vm else "") + "\n"
+        for i in range(logical)
+    )
     (proc / "cpuinfo").write_text(block)
     (proc / "self" / "cgroup").write_text("0::/\n")
     set_busy(proc, logical, busy_ticks)
@@ -46,8 +48,9 @@ def set_busy(proc: Path, logical: int, busy_ticks: int) -> None:
 def sensor(tmp_path: Path, **kw: object) -> tuple[EstimateSensor, Path, Clock]:
     proc = proc_tree(tmp_path, vm=bool(kw.pop("vm", False)))
     clock = Clock()
-    s = EstimateSensor(proc_root=proc, cgroup_root=tmp_path / "cg", clock=clock,
-                       memory_bytes=16 << 30, **kw)  # type: ignore[arg-type]
+    s = EstimateSensor(
+        proc_root=proc, cgroup_root=tmp_path / "cg", clock=clock, memory_bytes=16 << 30, **kw
+    )  # type: ignore[arg-type]
     return s, proc, clock
 
 
@@ -113,8 +116,7 @@ def test_ram_respects_cgroup_memory_limit(tmp_path: Path) -> None:
     cg = tmp_path / "cg"
     cg.mkdir()
     (cg / "memory.max").write_text(str(4 << 30))
-    s = EstimateSensor(components=("ram",), proc_root=proc, cgroup_root=cg,
-                       memory_bytes=64 << 30)
+    s = EstimateSensor(components=("ram",), proc_root=proc, cgroup_root=cg, memory_bytes=64 << 30)
     (d,) = s.domains()
     assert d.model["gb"] == 4.0 and d.model["capped_by_cgroup"]
 

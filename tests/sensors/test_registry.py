@@ -53,8 +53,14 @@ def test_probe_never_raises_and_covers_every_sensor(tmp_path: Path) -> None:
 
 def test_fallback_for_cpu_and_gpu_domains() -> None:
     cpu = Domain("rapl:package-0", "cpu", "pkg", "measured", "counter")
-    gpu = Domain("nvml:gpu0", "gpu", "GPU 0 (NVIDIA A100-SXM4-80GB)", "measured", "counter",
-                 {"name": "NVIDIA A100-SXM4-80GB"})
+    gpu = Domain(
+        "nvml:gpu0",
+        "gpu",
+        "GPU 0 (NVIDIA A100-SXM4-80GB)",
+        "measured",
+        "counter",
+        {"name": "NVIDIA A100-SXM4-80GB"},
+    )
     sensor = SyntheticSensor(lambda t: 1.0)
     est = fallback_for(sensor, [cpu, gpu])
     assert isinstance(est, EstimateSensor)
@@ -62,3 +68,43 @@ def test_fallback_for_cpu_and_gpu_domains() -> None:
     assert set(keys) == {"estimate:cpu", "estimate:gpu0"}
     assert keys["estimate:gpu0"].model["tdp_w"] == 400.0  # A100 SXM4 from the catalogue
     assert fallback_for(sensor, [Domain("x:o", "other", "o", "measured", "counter")]) is None
+
+
+def test_psys_covers_cpu_and_ram(tmp_path: Path) -> None:
+    from wattwise.sensors.rapl import RaplSensor
+
+    make_rapl_tree(tmp_path / "sys", packages=0, dram=False, psys=True)
+    probe = RaplSensor.probe(sysfs_root=tmp_path / "sys")
+    assert [d.component for d in probe.domains] == ["other"]
+    d = detect_sensors(sysfs_root=str(tmp_path / "sys"), environ=NO_GPU)
+    assert names(d) == ["rapl"]  # no estimate stacked on top of the whole platform
+
+
+def test_failed_gpu_sensor_stays_open_for_its_estimate() -> None:
+    from wattwise.sampler import Sampler
+    from wattwise.testing.fake import FailingSensor
+
+    class GpuSensor(SyntheticSensor):
+        closed = 0
+
+        def utilization(self) -> dict[str, float]:
+            if self.closed:
+                raise SensorError("closed")
+            return {"synthetic:gpu": 0.5}
+
+        def close(self) -> None:
+            self.closed += 1
+
+    inner = GpuSensor(lambda t: 200.0, key="synthetic:gpu", component="gpu")
+    failing = FailingSensor(inner, fail_after=1)
+    failing.utilization = inner.utilization  # type: ignore[attr-defined]
+    sampler = Sampler([failing], interval_s=0.1, fallback=fallback_for)
+    sampler.sample_now()
+    sampler.sample_now()  # fails: replaced by an estimate that reads utilisation
+    snap = sampler.sample_now()
+    assert "estimate:gpu0" in snap.machine
+    est = next(s for s in sampler._sensors if isinstance(s, EstimateSensor))
+    assert est.adopted == (failing,)
+    assert failing.closed == 0
+    sampler.close()
+    assert failing.closed == 1

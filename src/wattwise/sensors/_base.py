@@ -20,13 +20,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from wattwise.units import Component, Method
 
 __all__ = ["Domain", "DomainKind", "Reading", "Sensor", "SensorProbe"]
 
 DomainKind = Literal["counter", "power"]
+_S = TypeVar("_S", bound="Sensor")
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Sensor(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most sensors hold nothing
         """Release handles. Idempotent."""
 
-    def __enter__(self) -> Sensor:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

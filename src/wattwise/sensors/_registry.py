@@ -1,8 +1,9 @@
 """Which sensors exist, in which order they are tried, and how they are combined.
 
 Per component the first available measured source wins: CPU from ``rapl``, else ``perf``,
-else ``hwmon``; RAM from RAPL's DRAM domain (or perf's ``energy-ram``); GPUs from ``nvml``
-and ``amdsmi``. Whatever is left is estimated by ``estimate``, labelled as such.
+else ``hwmon``; RAM from the DRAM domain of whichever of those was chosen; GPUs from
+``nvml`` and ``amdsmi``. A platform (``psys``) domain already contains CPU and RAM, so it
+covers both. Whatever is left is estimated by ``estimate``, labelled as such.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ from wattwise.sensors._base import Domain, Sensor, SensorProbe
 from wattwise.sensors.estimate import EstimateSensor, GpuToEstimate
 from wattwise.units import Component
 
-__all__ = ["SENSOR_NAMES", "DetectedSensors", "detect_sensors", "fallback_for", "probe_sensors",
-           "sensor_class"]
+__all__ = [
+    "SENSOR_NAMES",
+    "DetectedSensors",
+    "detect_sensors",
+    "fallback_for",
+    "probe_sensors",
+    "sensor_class",
+]
 
 logger = logging.getLogger("wattwise")
 
@@ -45,8 +52,9 @@ def sensor_class(name: str) -> type[Sensor]:
     return cls
 
 
-def _params(name: str, sysfs_root: str, proc_root: str,
-            environ: Mapping[str, str]) -> dict[str, Any]:
+def _params(
+    name: str, sysfs_root: str, proc_root: str, environ: Mapping[str, str]
+) -> dict[str, Any]:
     if name in ("rapl", "hwmon"):
         return {"sysfs_root": sysfs_root}
     if name == "perf":
@@ -56,9 +64,13 @@ def _params(name: str, sysfs_root: str, proc_root: str,
     return {"proc_root": proc_root}
 
 
-def probe_sensors(*, sysfs_root: str = "/sys", proc_root: str = "/proc",
-                  environ: Mapping[str, str] | None = None,
-                  names: Sequence[str] = SENSOR_NAMES) -> list[SensorProbe]:
+def probe_sensors(
+    *,
+    sysfs_root: str = "/sys",
+    proc_root: str = "/proc",
+    environ: Mapping[str, str] | None = None,
+    names: Sequence[str] = SENSOR_NAMES,
+) -> list[SensorProbe]:
     """Probe each sensor on this machine; never raises."""
     env = os.environ if environ is None else environ
     out = []
@@ -114,6 +126,8 @@ def detect_sensors(
             notes.append(f"{name}: unexpected error {exc!r}")
             continue
         comps = {d.component for d in sensor.domains()}
+        if name in _CPU_SOURCES and "other" in comps:
+            comps |= {"cpu", "ram"}  # psys: the whole platform, CPU and DRAM included
         if not comps:
             sensor.close()
             notes.append(f"{name}: no domains")
@@ -132,8 +146,9 @@ def detect_sensors(
     return DetectedSensors(tuple(sensors), tuple(notes))
 
 
-def fallback_for(sensor: Sensor, failed: Sequence[Domain], *,
-                 proc_root: str = "/proc") -> Sensor | None:
+def fallback_for(
+    sensor: Sensor, failed: Sequence[Domain], *, proc_root: str = "/proc"
+) -> Sensor | None:
     """The estimate that replaces ``sensor``'s ``failed`` domains for the rest of a run."""
     comps = {d.component for d in failed}
     gpus = []
@@ -152,4 +167,7 @@ def fallback_for(sensor: Sensor, failed: Sequence[Domain], *,
     cpu_ram: list[Component] = [c for c in ("cpu", "ram") if c in comps]
     if not cpu_ram and not gpus:
         return None
-    return EstimateSensor(components=cpu_ram, gpus=gpus, proc_root=proc_root)
+    # a failed GPU sensor may still report utilisation: the estimate keeps it open
+    return EstimateSensor(
+        components=cpu_ram, gpus=gpus, proc_root=proc_root, adopted=(sensor,) if gpus else ()
+    )

@@ -57,8 +57,8 @@ CPU_W_PER_LOGICAL = (2.0, 4.0, 8.0)
 """W per logical CPU at full load when the TDP share cannot be computed (TDP / threads
 of current server and desktop parts: ~2-8 W)."""
 RAM_W_PER_GB = (0.2, 0.375, 0.6)
-"""DRAM W per GB: 3 W per 8 GB DDR4 module (0.375, as CodeCarbon uses), 0.2-0.6 across
-DDR3/DDR4/DDR5 modules and load."""
+"""DRAM W per GiB of installed memory: 3 W per 8 GiB DDR4 module (0.375, as CodeCarbon
+uses), 0.2-0.6 across DDR3/DDR4/DDR5 modules and load."""
 GPU_IDLE_FRACTION = (0.05, 0.15, 0.30)
 """GPU idle power as a fraction of TDP (e.g. A100/H100 idle 50-90 W)."""
 
@@ -75,7 +75,9 @@ class PowerModel:
     def power_w(self, utilisation: float) -> tuple[float, float, float]:
         """(low, central, high) power at ``utilisation`` in 0..1."""
         u = min(max(utilisation, 0.0), 1.0)
-        low, mid, high = (m * (a + (1 - a) * u) for m, a in zip(self.max_w, self.idle_fraction, strict=True))
+        low, mid, high = (
+            m * (a + (1 - a) * u) for m, a in zip(self.max_w, self.idle_fraction, strict=True)
+        )
         return low, mid, high
 
 
@@ -115,9 +117,11 @@ class EstimateSensor(Sensor):
         cpu_tdp_w: float | None = None,
         memory_bytes: int | None = None,
         gpus: Sequence[GpuToEstimate] = (),
+        adopted: Sequence[Sensor] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
+        self.adopted = tuple(adopted)  # closed with this sensor (a failed GPU sensor)
         self._host = HostCpu(proc_root=proc_root, cgroup_root=cgroup_root)
         self._domains: list[_Domain] = []
         if "cpu" in components:
@@ -184,8 +188,13 @@ class EstimateSensor(Sensor):
             f"RAM ({gb:.1f} GiB)",
             "estimated",
             "counter",
-            {"model": "ram-per-gb", "formula": "W_per_GB * GB", "gb": round(gb, 3),
-             "w_per_gb": RAM_W_PER_GB, "capped_by_cgroup": bool(limit and limit < total)},
+            {
+                "model": "ram-per-gb",
+                "formula": "W_per_GB * GB",
+                "gb": round(gb, 3),
+                "w_per_gb": RAM_W_PER_GB,
+                "capped_by_cgroup": bool(limit and limit < total),
+            },
         )
         return _Domain(dom, pm, lambda _dt: 0.0)
 
@@ -197,8 +206,12 @@ class EstimateSensor(Sensor):
             f"GPU {gpu.index} ({gpu.name})",
             "estimated",
             "counter",
-            {"model": "gpu-tdp-utilisation", "formula": "TDP * (idle + (1 - idle) * u)",
-             "tdp_w": gpu.tdp_w, "idle_fraction": GPU_IDLE_FRACTION},
+            {
+                "model": "gpu-tdp-utilisation",
+                "formula": "TDP * (idle + (1 - idle) * u)",
+                "tdp_w": gpu.tdp_w,
+                "idle_fraction": GPU_IDLE_FRACTION,
+            },
         )
         return _Domain(dom, pm, lambda _dt: gpu.utilisation())
 
@@ -240,6 +253,12 @@ class EstimateSensor(Sensor):
                 )
             )
         return out
+
+    def close(self) -> None:
+        """Close the sensors this estimate adopted. Idempotent."""
+        adopted, self.adopted = self.adopted, ()
+        for sensor in adopted:
+            sensor.close()
 
     @classmethod
     def probe(cls, **params: Any) -> SensorProbe:

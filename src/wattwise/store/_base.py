@@ -52,8 +52,9 @@ def settle_status(record: RunRecord, now: datetime | None = None) -> RunRecord:
         return record
     note = "interrupted: the tracking process stopped before the run ended; figures are up to "
     note += f"the last checkpoint at {last.isoformat()}"
-    return dataclasses.replace(record, status="interrupted", ended_at=last,
-                               events=(*record.events, note))
+    return dataclasses.replace(
+        record, status="interrupted", ended_at=last, events=(*record.events, note)
+    )
 
 
 class RunStore(abc.ABC):
@@ -66,8 +67,12 @@ class RunStore(abc.ABC):
     url: str
 
     @abc.abstractmethod
-    def save_run(self, record: RunRecord, series: Sequence[SeriesPoint] | None = None,
-                 columns: Sequence[str] = ()) -> None:
+    def save_run(
+        self,
+        record: RunRecord,
+        series: Sequence[SeriesPoint] | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
         """Insert or replace a run; ``series`` (if given) replaces its power series."""
 
     @abc.abstractmethod

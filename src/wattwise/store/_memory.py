@@ -23,8 +23,12 @@ class MemoryStore(RunStore):
         self._series: dict[str, tuple[tuple[str, ...], list[SeriesPoint]]] = {}
         self._lock = threading.Lock()
 
-    def save_run(self, record: RunRecord, series: Sequence[SeriesPoint] | None = None,
-                 columns: Sequence[str] = ()) -> None:
+    def save_run(
+        self,
+        record: RunRecord,
+        series: Sequence[SeriesPoint] | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
         with self._lock:
             self._runs[record.id] = record
             if series is not None:

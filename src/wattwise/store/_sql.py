@@ -43,8 +43,12 @@ runs = sa.Table(
 series = sa.Table(
     "wattwise_series",
     _meta,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("wattwise_runs.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "run_id",
+        sa.String(32),
+        sa.ForeignKey("wattwise_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("columns", sa.Text, nullable=False),
     sa.Column("points", sa.Text, nullable=False),
 )
@@ -100,8 +104,9 @@ class SqlStore(RunStore):
                         sa.select(info.c.value).where(info.c.key == "schema_version")
                     ).scalar()
                     if have is None:
-                        conn.execute(info.insert().values(key="schema_version",
-                                                          value=str(SCHEMA_VERSION)))
+                        conn.execute(
+                            info.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                        )
                     elif int(have) > SCHEMA_VERSION:
                         raise StoreError(
                             f"run store schema {have} is newer than this wattwise "
@@ -116,8 +121,12 @@ class SqlStore(RunStore):
                     raise
 
     # -- writes -------------------------------------------------------------------------
-    def save_run(self, record: RunRecord, series_points: Sequence[SeriesPoint] | None = None,
-                 columns: Sequence[str] = ()) -> None:
+    def save_run(
+        self,
+        record: RunRecord,
+        series_points: Sequence[SeriesPoint] | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
         row = {
             "id": record.id,
             "name": record.name,
@@ -136,13 +145,17 @@ class SqlStore(RunStore):
                     conn.execute(runs.insert().values(**row))
                 if series_points is not None:
                     conn.execute(series.delete().where(series.c.run_id == record.id))
-                    conn.execute(series.insert().values(
-                        run_id=record.id,
-                        columns=json.dumps(list(columns)),
-                        points=json.dumps([[p.t0_s, p.t1_s, *p.values] for p in series_points]),
-                    ))
+                    conn.execute(
+                        series.insert().values(
+                            run_id=record.id,
+                            columns=json.dumps(list(columns)),
+                            points=json.dumps([[p.t0_s, p.t1_s, *p.values] for p in series_points]),
+                        )
+                    )
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write run {record.id} to {self._safe()}: {_short(exc)}") from exc
+            raise StoreError(
+                f"cannot write run {record.id} to {self._safe()}: {_short(exc)}"
+            ) from exc
 
     def delete_run(self, run_id: str) -> None:
         record = self.get_run(run_id)
@@ -160,9 +173,11 @@ class SqlStore(RunStore):
         if settled is not record:
             try:
                 with self._lock, self.engine.begin() as conn:
-                    conn.execute(runs.update().where(
-                        (runs.c.id == record.id) & (runs.c.status == "running")
-                    ).values(status=settled.status, record=json.dumps(settled.to_dict())))
+                    conn.execute(
+                        runs.update()
+                        .where((runs.c.id == record.id) & (runs.c.status == "running"))
+                        .values(status=settled.status, record=json.dumps(settled.to_dict()))
+                    )
             except SQLAlchemyError:
                 pass  # a read-only store still reports the settled status
         return settled
@@ -170,11 +185,15 @@ class SqlStore(RunStore):
     def get_run(self, run_id: str) -> RunRecord:
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(runs.c.id, runs.c.record).where(
-                    runs.c.id == run_id)).all()
+                rows = conn.execute(
+                    sa.select(runs.c.id, runs.c.record).where(runs.c.id == run_id)
+                ).all()
                 if not rows and len(run_id) >= 4:
-                    rows = conn.execute(sa.select(runs.c.id, runs.c.record).where(
-                        runs.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
+                    rows = conn.execute(
+                        sa.select(runs.c.id, runs.c.record)
+                        .where(runs.c.id.startswith(run_id, autoescape=True))
+                        .limit(2)
+                    ).all()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read {self._safe()}: {_short(exc)}") from exc
         if not rows:
@@ -210,8 +229,9 @@ class SqlStore(RunStore):
         record = self.get_run(run_id)
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(sa.select(series.c.columns, series.c.points).where(
-                    series.c.run_id == record.id)).first()
+                row = conn.execute(
+                    sa.select(series.c.columns, series.c.points).where(series.c.run_id == record.id)
+                ).first()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read {self._safe()}: {_short(exc)}") from exc
         if row is None:

@@ -14,8 +14,9 @@ from wattwise.units import Component
 __all__ = ["FailingSensor", "SyntheticSensor", "sine_power"]
 
 
-def sine_power(base_w: float = 50.0, amp_w: float = 20.0, period_s: float = 3.0
-               ) -> tuple[Callable[[float], float], Callable[[float, float], float]]:
+def sine_power(
+    base_w: float = 50.0, amp_w: float = 20.0, period_s: float = 3.0
+) -> tuple[Callable[[float], float], Callable[[float, float], float]]:
     """``P(t) = base + amp·sin(2πt/period)`` and its exact energy between two times."""
 
     def power(t: float) -> float:
@@ -33,10 +34,16 @@ class SyntheticSensor(Sensor):
 
     name = "synthetic"
 
-    def __init__(self, power: Callable[[float], float],
-                 energy: Callable[[float, float], float] | None = None, *,
-                 kind: DomainKind = "power", component: Component = "cpu",
-                 key: str = "synthetic:cpu", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        power: Callable[[float], float],
+        energy: Callable[[float, float], float] | None = None,
+        *,
+        kind: DomainKind = "power",
+        component: Component = "cpu",
+        key: str = "synthetic:cpu",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if kind == "counter" and energy is None:
             raise ValueError("a counter needs the exact energy function")
         self._power = power
@@ -58,8 +65,11 @@ class SyntheticSensor(Sensor):
         self.reads.append(t)
         if self._domain.kind == "counter":
             assert self._energy is not None
-            return [Reading(self._domain.key, energy_j=self._energy(self._t0, t),
-                            power_w=self._power(t))]
+            return [
+                Reading(
+                    self._domain.key, energy_j=self._energy(self._t0, t), power_w=self._power(t)
+                )
+            ]
         return [Reading(self._domain.key, power_w=self._power(t))]
 
 

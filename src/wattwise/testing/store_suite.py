@@ -35,8 +35,11 @@ def write_runs(url: str, worker: int, count: int) -> None:
             rec = make_record(name=f"worker{worker}-{i}", status="running")
             for step in range(3):
                 store.save_run(dataclasses.replace(rec, duration_s=float(step)))
-            store.save_run(dataclasses.replace(rec, status="completed", duration_s=3.0),
-                           [SeriesPoint(0.0, 1.0, (1.0, 2.0))], ("cpu_w", "ram_w"))
+            store.save_run(
+                dataclasses.replace(rec, status="completed", duration_s=3.0),
+                [SeriesPoint(0.0, 1.0, (1.0, 2.0))],
+                ("cpu_w", "ram_w"),
+            )
     finally:
         store.close()
 
@@ -49,8 +52,17 @@ class StoreTestCase:
 
     def test_round_trip_is_lossless(self, store: RunStore) -> None:
         started = datetime(2026, 3, 1, tzinfo=timezone.utc)
-        phase = PhaseRecord("train", "epoch", 0, started, started + timedelta(seconds=5), 5.0,
-                            make_footprint(50.0), make_footprint(30.0), {"loss": 0.5})
+        phase = PhaseRecord(
+            "train",
+            "epoch",
+            0,
+            started,
+            started + timedelta(seconds=5),
+            5.0,
+            make_footprint(50.0),
+            make_footprint(30.0),
+            {"loss": 0.5},
+        )
         rec = make_record(phases=(phase,), events=("note",), command="python x.py", exit_code=0)
         store.save_run(rec)
         assert store.get_run(rec.id) == rec
@@ -83,7 +95,9 @@ class StoreTestCase:
         assert [r.id for r in store.list_runs(RunFilter(tag=("team", "y")))] == [c.id]
         assert len(store.list_runs(RunFilter(tag=("team", None)))) == 2
         assert [r.id for r in store.list_runs(RunFilter(since=t0 + timedelta(hours=1)))] == [
-            c.id, b.id]
+            c.id,
+            b.id,
+        ]
         assert [r.id for r in store.list_runs(RunFilter(until=t0 + timedelta(hours=1)))] == [a.id]
         assert len(store.list_runs(RunFilter(limit=2))) == 2
 
@@ -102,18 +116,30 @@ class StoreTestCase:
         proc.start()
         proc.join()
         host = dataclasses.replace(make_record().host, hostname=socket.gethostname())
-        rec = make_record(status="running", started_at=now, updated_at=now, ended_at=None,
-                          pid=proc.pid, host=host)
+        rec = make_record(
+            status="running", started_at=now, updated_at=now, ended_at=None, pid=proc.pid, host=host
+        )
         store.save_run(rec)
         got = store.get_run(rec.id)
         assert got.status == "interrupted"
         assert got.machine == rec.machine  # the energy up to the checkpoint is kept
         assert any("interrupted" in e for e in got.events)
-        stale = make_record(status="running", started_at=now - timedelta(hours=1),
-                            updated_at=now - timedelta(hours=1), ended_at=None, pid=None)
+        stale = make_record(
+            status="running",
+            started_at=now - timedelta(hours=1),
+            updated_at=now - timedelta(hours=1),
+            ended_at=None,
+            pid=None,
+        )
         store.save_run(stale)
         assert store.get_run(stale.id).status == "interrupted"
-        alive = make_record(status="running", started_at=now, updated_at=now, ended_at=None,
-                            host=host, pid=multiprocessing.current_process().pid)
+        alive = make_record(
+            status="running",
+            started_at=now,
+            updated_at=now,
+            ended_at=None,
+            host=host,
+            pid=multiprocessing.current_process().pid,
+        )
         store.save_run(alive)
         assert store.get_run(alive.id).status == "running"
