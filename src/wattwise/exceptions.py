@@ -56,7 +56,17 @@ class UnknownZoneError(ConfigError):
 
 
 class SensorError(WattwiseError):
-    """A sensor could not be opened or read."""
+    """A sensor could not be opened or read.
+
+    Attributes:
+        detail: what is wrong, in words.
+        fix: the exact step that would make the sensor readable, when there is one.
+    """
+
+    def __init__(self, detail: str, fix: str | None = None) -> None:
+        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
+        self.detail = detail
+        self.fix = fix
 
 
 class SensorPermissionError(SensorError, PermissionError):

@@ -22,6 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
+from wattwise.exceptions import SensorError, SensorPermissionError
 from wattwise.units import Component, Method
 
 __all__ = ["Domain", "DomainKind", "Reading", "Sensor", "SensorProbe"]
@@ -102,11 +103,31 @@ class Sensor(abc.ABC):
     """
 
     name: ClassVar[str]
+    permission_fix: ClassVar[str | None] = None
+    """The fix :meth:`probe` gives for a permission error that carries none of its own."""
 
     @classmethod
-    @abc.abstractmethod
     def probe(cls, **params: Any) -> SensorProbe:
-        """Look at this machine without raising: what is there, what is not, and the fix."""
+        """Look at this machine without raising: what is there, what is not, and the fix.
+
+        The default opens the sensor with ``params`` and reports its domains and
+        :meth:`describe`, or the ``SensorError``'s detail and fix.
+        """
+        try:
+            sensor = cls(**params)
+        except SensorError as exc:
+            fix = exc.fix
+            if fix is None and isinstance(exc, SensorPermissionError):
+                fix = cls.permission_fix
+            return SensorProbe(cls.name, False, detail=exc.detail, fix=fix)
+        except Exception as exc:  # probe never raises
+            return SensorProbe(cls.name, False, detail=f"{cls.name} probe failed: {exc!r}")
+        with sensor:
+            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())
+
+    def describe(self) -> str:
+        """One line on what this sensor reads (shown by ``wattwise sensors``)."""
+        return ", ".join(d.label for d in self.domains())
 
     @abc.abstractmethod
     def domains(self) -> Sequence[Domain]:

@@ -49,7 +49,7 @@ from types import ModuleType
 from typing import Any
 
 from wattwise.exceptions import SensorError, SensorPermissionError
-from wattwise.sensors._base import Domain, Reading, Sensor, SensorProbe
+from wattwise.sensors._base import Domain, Reading, Sensor
 from wattwise.sensors._visible import (
     busy_share,
     context_share,
@@ -85,19 +85,6 @@ _STATUS = {
 _UNAVAILABLE_MARKERS = (0xFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
 
 
-class _Unavailable(SensorError):
-    """Why AMD SMI cannot be opened, and the fix when there is one."""
-
-    def __init__(self, detail: str, fix: str | None = None) -> None:
-        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
-        self.detail = detail
-        self.fix = fix
-
-
-class _NoPermission(_Unavailable, SensorPermissionError):
-    """AMD SMI refused this user."""
-
-
 def _status(amdsmi: ModuleType, name: str) -> int:
     wrapper = getattr(amdsmi, "amdsmi_wrapper", None)
     return int(getattr(wrapper, name, _STATUS[name]))
@@ -123,7 +110,7 @@ def _translate(amdsmi: ModuleType, exc: BaseException, what: str) -> SensorError
     if code == _status(amdsmi, "AMDSMI_STATUS_NO_PERM"):
         return SensorPermissionError(f"{msg} (this user may not query the GPU)")
     if code == _status(amdsmi, "AMDSMI_STATUS_DRIVER_NOT_LOADED"):
-        return _Unavailable(f"{msg} (the amdgpu driver is not loaded)", FIX_ROCM)
+        return SensorError(f"{msg} (the amdgpu driver is not loaded)", FIX_ROCM)
     return SensorError(msg)
 
 
@@ -131,9 +118,9 @@ def _import_amdsmi() -> ModuleType:
     try:
         return importlib.import_module("amdsmi")
     except ImportError as exc:
-        raise _Unavailable("the amdsmi module is not installed", FIX_PIP) from exc
+        raise SensorError("the amdsmi module is not installed", FIX_PIP) from exc
     except (OSError, KeyError, AttributeError) as exc:  # found, but libamd_smi.so is not
-        raise _Unavailable(
+        raise SensorError(
             f"the amdsmi module cannot load libamd_smi.so ({exc!r})", FIX_ROCM
         ) from exc
 
@@ -201,6 +188,7 @@ class AmdSmiSensor(Sensor):
     """
 
     name = "amdsmi"
+    permission_fix = "add this user to the video and render groups"
 
     def __init__(
         self,
@@ -232,11 +220,11 @@ class AmdSmiSensor(Sensor):
             self.close()
             raise
 
-    def _init_error(self, exc: BaseException) -> _Unavailable:
+    def _init_error(self, exc: BaseException) -> SensorError:
         code = _error_code(exc)
         text = str(exc).replace("\n", " ").replace("\t", "")
         if code == _status(self._smi, "AMDSMI_STATUS_NO_PERM"):
-            return _NoPermission(
+            return SensorPermissionError(
                 f"AMD SMI refused this user ({text})",
                 "add this user to the video and render groups",
             )
@@ -244,8 +232,8 @@ class AmdSmiSensor(Sensor):
             _status(self._smi, "AMDSMI_STATUS_DRIVER_NOT_LOADED"),
             _status(self._smi, "AMDSMI_STATUS_INIT_ERROR"),
         ):
-            return _Unavailable(f"AMD SMI could not start: no amdgpu driver? ({text})", FIX_ROCM)
-        return _Unavailable(f"amdsmi_init failed: {text}", FIX_ROCM)
+            return SensorError(f"AMD SMI could not start: no amdgpu driver? ({text})", FIX_ROCM)
+        return SensorError(f"amdsmi_init failed: {text}", FIX_ROCM)
 
     # -- opening ------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -259,7 +247,7 @@ class AmdSmiSensor(Sensor):
         smi = self._smi
         handles = list(self._call("listing GPUs", smi.amdsmi_get_processor_handles))
         if not handles:
-            raise _Unavailable("AMD SMI sees no GPU", FIX_ROCM)
+            raise SensorError("AMD SMI sees no GPU", FIX_ROCM)
         try:
             info = smi.amdsmi_get_gpu_driver_info(handles[0])
             self._driver = f"{info.get('driver_name', 'amdgpu')} {info.get('driver_version', '?')}"
@@ -271,7 +259,7 @@ class AmdSmiSensor(Sensor):
             if gpu is not None:
                 self._gpus.append(gpu)
         if not self._gpus:
-            raise _Unavailable(
+            raise SensorError(
                 "no visible AMD GPU has an energy counter or a power reading: "
                 + "; ".join(self._notes)
             )
@@ -330,7 +318,7 @@ class AmdSmiSensor(Sensor):
                 self._notes.append(f"{name} repeats {', '.join(sel.repeats)}: counted once")
             current = list(sel.items)
             if not current:
-                raise _Unavailable(f"{name}={raw!r} hides every GPU")
+                raise SensorError(f"{name}={raw!r} hides every GPU")
         return current
 
     def _open_gpu(self, index: int, handle: Any, ordinal: int) -> _Gpu | None:
@@ -506,19 +494,3 @@ class AmdSmiSensor(Sensor):
             self._smi.amdsmi_shut_down()
         except self._smi.AmdSmiException as exc:
             logger.debug("amdsmi_shut_down failed: %s", exc)
-
-    @classmethod
-    def probe(cls, **params: Any) -> SensorProbe:
-        """What AMD SMI sees here: GPUs and which have an energy counter; never raises."""
-        try:
-            sensor = cls(**params)
-        except _Unavailable as exc:
-            return SensorProbe(cls.name, False, detail=exc.detail, fix=exc.fix)
-        except SensorPermissionError as exc:
-            return SensorProbe(
-                cls.name, False, detail=str(exc), fix="add this user to the video and render groups"
-            )
-        except Exception as exc:  # probe never raises
-            return SensorProbe(cls.name, False, detail=f"amdsmi probe failed: {exc!r}")
-        with sensor:
-            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())

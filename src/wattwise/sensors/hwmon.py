@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from wattwise.exceptions import SensorError, SensorPermissionError
-from wattwise.sensors._base import Domain, Reading, Sensor, SensorProbe
+from wattwise.sensors._base import Domain, Reading, Sensor
 from wattwise.sensors.rapl import ReadText, counter_delta, read_text
 from wattwise.units import uj_to_j
 
@@ -51,19 +51,6 @@ _HWMON_RE = re.compile(r"^hwmon\d+$")
 _CHANNEL_RE = re.compile(r"^(energy|power)(\d+)_(input|average)$")
 _SOCKET_RE = re.compile(r"^esocket(\d+)$", re.IGNORECASE)
 _CORE_RE = re.compile(r"^ecore(\d+)$", re.IGNORECASE)
-
-
-class _Unavailable(SensorError):
-    """Why the sensor cannot be opened, and the fix when there is one."""
-
-    def __init__(self, detail: str, fix: str | None = None) -> None:
-        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
-        self.detail = detail
-        self.fix = fix
-
-
-class _NoPermission(_Unavailable, SensorPermissionError):
-    """The files exist but this process may not read them."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +191,7 @@ def _open(sysfs_root: Path, read: ReadText) -> tuple[list[_Source], list[str]]:
         "loaded, or a virtual machine)"
     )
     if not base.is_dir():
-        raise _Unavailable(nothing)
+        raise SensorError(nothing)
     devices: list[tuple[str, Path]] = []
     seen: set[str] = set()
     notes: list[str] = []
@@ -241,7 +228,7 @@ def _open(sysfs_root: Path, read: ReadText) -> tuple[list[_Source], list[str]]:
                 try:
                     src.last_uj = [_read_int(read, f) for f in src.files]
                 except PermissionError as exc:
-                    raise _NoPermission(
+                    raise SensorPermissionError(
                         f"{src.files[0]} is readable only by root (CVE-2020-12912)",
                         _permission_fix(dev),
                     ) from exc
@@ -256,7 +243,7 @@ def _open(sysfs_root: Path, read: ReadText) -> tuple[list[_Source], list[str]]:
                     continue
             sources.append(src)
     if not sources:
-        raise _Unavailable("; ".join([nothing, *notes]))
+        raise SensorError("; ".join([nothing, *notes]))
     return sources, notes
 
 
@@ -303,15 +290,3 @@ class HwmonSensor(Sensor):
         """One line: the domains read and what was left out."""
         read = ", ".join(f"{s.domain.key} ({s.domain.kind})" for s in self._sources)
         return "; ".join([f"reading {read}", *self._notes])
-
-    @classmethod
-    def probe(cls, **params: Any) -> SensorProbe:
-        """What hwmon CPU sensors this machine has and whether they can be read; never raises."""
-        try:
-            sensor = cls(**params)
-        except _Unavailable as exc:
-            return SensorProbe(cls.name, False, detail=exc.detail, fix=exc.fix)
-        except Exception as exc:  # probe never raises
-            return SensorProbe(cls.name, False, detail=f"hwmon probe failed: {exc!r}")
-        with sensor:
-            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())

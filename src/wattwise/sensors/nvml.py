@@ -54,7 +54,7 @@ from types import ModuleType
 from typing import Any
 
 from wattwise.exceptions import SensorError, SensorPermissionError
-from wattwise.sensors._base import Domain, Reading, Sensor, SensorProbe
+from wattwise.sensors._base import Domain, Reading, Sensor
 from wattwise.sensors._visible import (
     Selection,
     busy_share,
@@ -87,19 +87,6 @@ _CODES = {
 }
 
 
-class _Unavailable(SensorError):
-    """Why NVML cannot be opened, and the fix when there is one."""
-
-    def __init__(self, detail: str, fix: str | None = None) -> None:
-        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
-        self.detail = detail
-        self.fix = fix
-
-
-class _NoPermission(_Unavailable, SensorPermissionError):
-    """NVML refused this user."""
-
-
 def _code(nvml: ModuleType, name: str) -> int:
     value = getattr(nvml, name, _CODES[name])
     return int(value)
@@ -122,36 +109,36 @@ def _translate(nvml: ModuleType, exc: BaseException, what: str) -> SensorError:
         _code(nvml, "NVML_ERROR_DRIVER_NOT_LOADED"),
         _code(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND"),
     ):
-        return _Unavailable(f"{msg} (no NVIDIA driver)", FIX_DRIVER)
+        return SensorError(f"{msg} (no NVIDIA driver)", FIX_DRIVER)
     return SensorError(msg)
 
 
-def _init_error(nvml: ModuleType, exc: BaseException) -> _Unavailable:
+def _init_error(nvml: ModuleType, exc: BaseException) -> SensorError:
     """Why ``nvmlInit`` failed, as the probe shows it."""
     code = _error_code(exc)
     if code == _code(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND"):
-        return _Unavailable(
+        return SensorError(
             f"NVML library (libnvidia-ml.so.1) not found ({exc}): no NVIDIA driver here", FIX_DRIVER
         )
     if code == _code(nvml, "NVML_ERROR_DRIVER_NOT_LOADED"):
-        return _Unavailable(f"the NVIDIA driver is not loaded ({exc})", FIX_DRIVER)
+        return SensorError(f"the NVIDIA driver is not loaded ({exc})", FIX_DRIVER)
     if code == _code(nvml, "NVML_ERROR_LIB_RM_VERSION_MISMATCH"):
-        return _Unavailable(
+        return SensorError(
             f"NVML and kernel driver versions differ ({exc})",
             "reboot (or reload the nvidia kernel module) after a driver update",
         )
     if code == _code(nvml, "NVML_ERROR_NO_PERMISSION"):
-        return _NoPermission(
+        return SensorPermissionError(
             f"NVML refused this user ({exc})", "give this user read/write access to /dev/nvidia*"
         )
-    return _Unavailable(f"nvmlInit failed: {exc}")
+    return SensorError(f"nvmlInit failed: {exc}")
 
 
 def _import_pynvml() -> ModuleType:
     try:
         return importlib.import_module("pynvml")
     except ImportError as exc:
-        raise _Unavailable("the pynvml module is not installed", FIX_PIP) from exc
+        raise SensorError("the pynvml module is not installed", FIX_PIP) from exc
 
 
 def _default_pid_exists(pid: int) -> bool:
@@ -195,6 +182,7 @@ class NvmlSensor(Sensor):
     """
 
     name = "nvml"
+    permission_fix = "give this user access to /dev/nvidia*"
 
     def __init__(
         self,
@@ -239,7 +227,7 @@ class NvmlSensor(Sensor):
             self._driver = "unknown"
         count = int(self._call("counting GPUs", nvml.nvmlDeviceGetCount))
         if count == 0:
-            raise _Unavailable(f"NVML (driver {self._driver}) sees no GPU")
+            raise SensorError(f"NVML (driver {self._driver}) sees no GPU")
         handles: list[Any] = []
         failures: dict[int, BaseException] = {}
         for i in range(count):
@@ -265,7 +253,7 @@ class NvmlSensor(Sensor):
             first = next((failures[t.index] for t in targets if t.index in failures), None)
             if first is not None:
                 raise _translate(nvml, first, "opening the visible GPUs") from first
-            raise _Unavailable(
+            raise SensorError(
                 "no visible GPU has an energy counter or a power reading: " + "; ".join(self._notes)
             )
 
@@ -291,7 +279,7 @@ class NvmlSensor(Sensor):
                     f"CUDA_VISIBLE_DEVICES repeats {', '.join(sel.repeats)}: counted once"
                 )
             if not targets:
-                raise _Unavailable(f"CUDA_VISIBLE_DEVICES={raw!r} hides every GPU")
+                raise SensorError(f"CUDA_VISIBLE_DEVICES={raw!r} hides every GPU")
         order = env.get("CUDA_DEVICE_ORDER", "")
         self._ordinals_certain = count == 1 or order == "PCI_BUS_ID" or not by_index
         if not self._ordinals_certain:
@@ -548,19 +536,3 @@ class NvmlSensor(Sensor):
             self._nvml.nvmlShutdown()
         except self._nvml.NVMLError as exc:
             logger.debug("nvmlShutdown failed: %s", exc)
-
-    @classmethod
-    def probe(cls, **params: Any) -> SensorProbe:
-        """What NVML sees here: driver, GPUs, which have an energy counter; never raises."""
-        try:
-            sensor = cls(**params)
-        except _Unavailable as exc:
-            return SensorProbe(cls.name, False, detail=exc.detail, fix=exc.fix)
-        except SensorPermissionError as exc:
-            return SensorProbe(
-                cls.name, False, detail=str(exc), fix="give this user access to /dev/nvidia*"
-            )
-        except Exception as exc:  # probe never raises
-            return SensorProbe(cls.name, False, detail=f"nvml probe failed: {exc!r}")
-        with sensor:
-            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())

@@ -40,10 +40,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from wattwise.exceptions import SensorError, SensorPermissionError
-from wattwise.sensors._base import Domain, Reading, Sensor, SensorProbe
+from wattwise.sensors._base import Domain, Reading, Sensor
 from wattwise.sensors.rapl import read_text
 from wattwise.units import Component
 
@@ -166,19 +166,6 @@ def parse_cpulist(text: str) -> list[int]:
     return cpus
 
 
-class _Unavailable(SensorError):
-    """Why the sensor cannot be opened, and the fix when there is one."""
-
-    def __init__(self, detail: str, fix: str | None = None) -> None:
-        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
-        self.detail = detail
-        self.fix = fix
-
-
-class _NoPermission(_Unavailable, SensorPermissionError):
-    """The PMU exists but this process may not open CPU-wide events."""
-
-
 @dataclass
 class _Event:
     domain: Domain
@@ -282,14 +269,14 @@ class PerfSensor(Sensor):
     def _open(self, sysfs_root: Path, proc_root: Path, prefer_psys: bool) -> None:
         pmu = sysfs_root / "bus" / "event_source" / "devices" / "power"
         if not (pmu / "type").is_file():
-            raise _Unavailable(
+            raise SensorError(
                 f"no perf power PMU under {pmu.parent} (needs a RAPL-capable x86 CPU; "
                 "virtual machines usually hide it)"
             )
         try:
             pmu_type = int(read_text(pmu / "type").strip())
         except (OSError, ValueError) as exc:
-            raise _Unavailable(f"cannot read {pmu / 'type'}: {exc}") from exc
+            raise SensorError(f"cannot read {pmu / 'type'}: {exc}") from exc
         present = [e for e in (*_COUNTED, *_NESTED) if (pmu / "events" / e).is_file()]
         for e in _NESTED:
             if e in present:
@@ -319,7 +306,7 @@ class PerfSensor(Sensor):
                 scale = _DEFAULT_SCALE
             specs.append((event, config, scale))
         if not specs:
-            raise _Unavailable(f"perf power PMU at {pmu} has no energy-pkg/-ram/-psys event")
+            raise SensorError(f"perf power PMU at {pmu} has no energy-pkg/-ram/-psys event")
 
         paranoid_text = _optional(proc_root / "sys" / "kernel" / "perf_event_paranoid")
         paranoid = None
@@ -327,7 +314,7 @@ class PerfSensor(Sensor):
             paranoid = int(paranoid_text)
         self.paranoid = paranoid
         if paranoid is not None and paranoid > 0 and not _capable(proc_root):
-            raise _NoPermission(
+            raise SensorPermissionError(
                 f"perf_event_paranoid is {paranoid}: system-wide perf events need ≤ 0 "
                 "or CAP_PERFMON",
                 _PARANOID_FIX,
@@ -349,7 +336,7 @@ class PerfSensor(Sensor):
                     fd = self._opener.open(pmu_type, config, cpu)
                 except PermissionError as exc:
                     self.close()
-                    raise _NoPermission(
+                    raise SensorPermissionError(
                         f"perf_event_open({event}, cpu {cpu}) refused: {exc.strerror or exc} "
                         f"(perf_event_paranoid={paranoid}; in a container the seccomp "
                         "profile may block perf_event_open)",
@@ -357,16 +344,14 @@ class PerfSensor(Sensor):
                     ) from exc
                 except OSError as exc:
                     self.close()
-                    raise _Unavailable(
-                        f"perf_event_open({event}, cpu {cpu}) failed: {exc}"
-                    ) from exc
+                    raise SensorError(f"perf_event_open({event}, cpu {cpu}) failed: {exc}") from exc
                 ev = _Event(dom, fd, scale, 0)
                 self._events.append(ev)
                 try:
                     ev.last = self._opener.read(fd)
                 except OSError as exc:
                     self.close()
-                    raise _Unavailable(
+                    raise SensorError(
                         f"cannot read perf event {event} on cpu {cpu}: {exc}"
                     ) from exc
 
@@ -410,15 +395,3 @@ class PerfSensor(Sensor):
                 *self._notes,
             ]
         )
-
-    @classmethod
-    def probe(cls, **params: Any) -> SensorProbe:
-        """Whether the perf power PMU is there and can be opened; never raises."""
-        try:
-            sensor = cls(**params)
-        except _Unavailable as exc:
-            return SensorProbe(cls.name, False, detail=exc.detail, fix=exc.fix)
-        except Exception as exc:  # probe never raises
-            return SensorProbe(cls.name, False, detail=f"perf probe failed: {exc!r}")
-        with sensor:
-            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())

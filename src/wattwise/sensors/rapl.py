@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from wattwise.exceptions import SensorError, SensorPermissionError
-from wattwise.sensors._base import Domain, Reading, Sensor, SensorProbe
+from wattwise.sensors._base import Domain, Reading, Sensor
 from wattwise.units import Component, uj_to_j
 
 __all__ = ["CONTROL_TYPES", "RaplSensor", "ReadText", "counter_delta", "read_text"]
@@ -89,19 +89,6 @@ def counter_delta(prev: int, new: int, max_range: int | None) -> int:
     if max_range and max_range >= prev:
         return max_range - prev + new
     return new
-
-
-class _Unavailable(SensorError):
-    """Why the sensor cannot be opened, and the fix when there is one."""
-
-    def __init__(self, detail: str, fix: str | None = None) -> None:
-        super().__init__(detail if fix is None else f"{detail}; fix: {fix}")
-        self.detail = detail
-        self.fix = fix
-
-
-class _NoPermission(_Unavailable, SensorPermissionError):
-    """The counters exist but this process may not read them."""
 
 
 @dataclass(frozen=True)
@@ -263,14 +250,14 @@ def _open(sysfs_root: Path, read: ReadText, prefer_psys: bool) -> tuple[list[_Co
     no_zones = f"no powercap RAPL zones under {base} (virtual machines usually hide RAPL)"
     no_zones_fix = "on bare metal, load the driver: sudo modprobe intel_rapl_msr"
     if not base.is_dir():
-        raise _Unavailable(no_zones, no_zones_fix)
+        raise SensorError(no_zones, no_zones_fix)
     zones = _discover(base, read)
     if not zones:
-        raise _Unavailable(no_zones, no_zones_fix)
+        raise SensorError(no_zones, no_zones_fix)
     selected, notes = _select(zones, prefer_psys)
     if not selected:
         names = ", ".join(sorted({z.name or z.zone_id for z in zones}))
-        raise _Unavailable(f"no package, dram or psys zone among the RAPL zones ({names})")
+        raise SensorError(f"no package, dram or psys zone among the RAPL zones ({names})")
     by_id = {(z.control_type, z.ids): z for z in zones}
     counters: list[_Counter] = []
     keys: set[str] = set()
@@ -289,7 +276,7 @@ def _open(sysfs_root: Path, read: ReadText, prefer_psys: bool) -> tuple[list[_Co
         try:
             first = int(read(zone.path / "energy_uj").strip())
         except PermissionError as exc:
-            raise _NoPermission(
+            raise SensorPermissionError(
                 f"{zone.path / 'energy_uj'} is readable only by root (Linux ≥ 5.10, CVE-2020-8694)",
                 _permission_fix(base, selected),
             ) from exc
@@ -303,7 +290,7 @@ def _open(sysfs_root: Path, read: ReadText, prefer_psys: bool) -> tuple[list[_Co
         keys.add(dom.key)
         counters.append(_Counter(dom, zone.path / "energy_uj", max_range, first, zone.zone_id))
     if not counters:
-        raise _Unavailable("no RAPL zone could be read: " + "; ".join(notes))
+        raise SensorError("no RAPL zone could be read: " + "; ".join(notes))
     return counters, notes
 
 
@@ -350,15 +337,3 @@ class RaplSensor(Sensor):
         """One line: the zones counted and what was left out."""
         counted = ", ".join(f"{c.domain.key} ({c.zone})" for c in self._counters)
         return "; ".join([f"counting {counted}", *self._notes])
-
-    @classmethod
-    def probe(cls, **params: Any) -> SensorProbe:
-        """What RAPL zones this machine has and whether they can be read; never raises."""
-        try:
-            sensor = cls(**params)
-        except _Unavailable as exc:
-            return SensorProbe(cls.name, False, detail=exc.detail, fix=exc.fix)
-        except Exception as exc:  # probe never raises
-            return SensorProbe(cls.name, False, detail=f"rapl probe failed: {exc!r}")
-        with sensor:
-            return SensorProbe(cls.name, True, tuple(sensor.domains()), sensor.describe())
