@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from wattwise.store import get_store
+from wattwise.testing.records import make_record
 
 WW = [sys.executable, "-m", "wattwise"]
 
@@ -250,3 +253,102 @@ def test_zones_search() -> None:
     proc = ww("zones", "france")
     assert proc.returncode == 0 and "FRA" in proc.stdout
     assert "aws:us-east-1" in ww("zones", "us-east-1").stdout
+
+
+# -- summary.py / cli.py: names and events are text, not rich markup -----------------------
+def test_summary_prints_brackets_literally() -> None:
+    from rich.console import Console
+
+    from wattwise.summary import print_summary
+
+    rec = make_record(name="[/x] run", events=("failed: ValueError: shape [batch, 3] bad",))
+    out = io.StringIO()
+    print_summary(rec, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "[/x] run" in text and "shape [batch, 3] bad" in text
+
+
+def test_runs_list_prints_brackets_literally(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wattwise.cli import main
+
+    path = str(tmp_path / "runs.db")
+    with get_store(path) as st:
+        st.save_run(make_record(name="[/x] [bold]run"))
+    result = CliRunner().invoke(main, ["runs", "list", "--store", path])
+    assert result.exit_code == 0, result.output
+    assert "[/x] [bold]run" in result.output
+
+
+# -- cli.py: Ctrl-C at a terminal reaches the command once, whatever stdin is ---------------
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="needs a pty")
+def test_ctrl_c_at_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
+    import pty
+
+    ready, count = tmp_path / "ready", tmp_path / "count"
+    code = (
+        "import pathlib, signal, time\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda *a: got.append(1))\n"
+        f"pathlib.Path({str(ready)!r}).touch()\n"
+        "t = time.time()\n"
+        "while not got and time.time() - t < 20: time.sleep(0.01)\n"
+        "time.sleep(0.5)\n"
+        f"pathlib.Path({str(count)!r}).write_text(str(len(got)))\n"
+    )
+    argv = [sys.executable, "-m", "wattwise", "run", "--store", str(tmp_path / "runs.db")]
+    argv += ["--zone", "FRA", "--interval", "0.1", "-q", "--", sys.executable, "-c", code]
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child: stdin redirected, the pty stays its terminal
+        try:
+            fd = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.execv(sys.executable, argv)
+        finally:
+            os._exit(127)
+    try:
+        deadline = time.time() + 30
+        while not ready.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert ready.exists()
+        os.write(master, b"\x03")  # Ctrl-C: the terminal signals its foreground group
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if select.select([master], [], [], 0.05)[0]:  # keep the terminal drained
+                try:
+                    os.read(master, 4096)
+                except OSError:
+                    time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    assert count.read_text() == "1"
+
+
+def test_sigint_sent_to_wattwise_outside_a_terminal_reaches_the_command(tmp_path: Path) -> None:
+    ready, count = tmp_path / "ready", tmp_path / "count"
+    code = (
+        "import pathlib, signal, time\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda *a: got.append(1))\n"
+        f"pathlib.Path({str(ready)!r}).touch()\n"
+        "t = time.time()\n"
+        "while not got and time.time() - t < 20: time.sleep(0.01)\n"
+        "time.sleep(0.5)\n"
+        f"pathlib.Path({str(count)!r}).write_text(str(len(got)))\n"
+    )
+    argv = [sys.executable, "-m", "wattwise", "run", "--store", str(tmp_path / "runs.db")]
+    argv += ["--zone", "FRA", "--interval", "0.1", "-q", "--", sys.executable, "-c", code]
+    proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # as a supervisor would: to wattwise only
+    assert proc.wait(timeout=30) == 0
+    assert count.read_text() == "1"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,20 @@ def test_config_is_frozen() -> None:
     cfg = TrackerConfig()
     with pytest.raises(AttributeError):
         cfg.pue = 2.0  # type: ignore[misc]
+
+
+# -- config.py: wrong types are ConfigError, not TypeError ---------------------------------
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"interval_s": "1"},
+        {"pue": "1.2"},
+        {"checkpoint_s": None},
+        {"interval_s": True},
+        {"currency": 5},
+        {"zone": 5},
+    ],
+)
+def test_config_with_a_wrong_type_is_a_config_error(field: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        TrackerConfig(**field)

@@ -49,3 +49,42 @@ def test_vanished_root_does_not_raise() -> None:
     proc.wait()
     sample = ProcessTree(proc.pid).sample()
     assert sample.pids == frozenset() and sample.cpu_s == 0.0
+
+
+# -- process.py: a child and its shell vanishing in the same interval ----------------------
+def test_a_command_run_through_a_shell_is_counted_once() -> None:
+    # root -> sh -> python burning 0.6 s; sh exits right after its command and the root
+    # reaps it, so both vanish between two samples
+    inner = f"{sys.executable} -c '{BURN.format(s=0.6)}'; exit 0"
+    code = f"import subprocess, time\nsubprocess.run(['sh', '-c', {inner!r}])\ntime.sleep(0.4)\n"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    tree = ProcessTree(proc.pid, from_start=True)
+    seen: set[int] = set()
+    last = tree.sample()
+    while proc.poll() is None:
+        last = tree.sample()
+        seen |= last.pids
+        time.sleep(0.05)
+    assert len(seen) >= 3  # root, sh and the command were all seen
+    assert 0.55 < last.cpu_s < 1.05  # 0.6 s + start-up, not 1.2 s
+
+
+def test_an_orphaned_grandchild_keeps_the_time_it_was_seen_using() -> None:
+    # sh starts a burner in the background and exits: the burner, reparented away from
+    # the tree while still running, keeps the 0.4 s it burnt while it was in the tree
+    burner = f"{sys.executable} -c '{BURN.format(s=0.4)}import time; time.sleep(2.5)'"
+    code = (
+        "import subprocess, time\n"
+        f"subprocess.run(['sh', '-c', {burner + ' & sleep 1.5; exit 0'!r}])\n"
+        "time.sleep(0.3)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    tree = ProcessTree(proc.pid, from_start=True)
+    seen: set[int] = set()
+    last = tree.sample()
+    while proc.poll() is None:
+        last = tree.sample()
+        seen |= last.pids
+        time.sleep(0.05)
+    assert len(seen) >= 3
+    assert last.cpu_s > 0.3  # dropped, it would be the root's start-up alone (~0.05 s)

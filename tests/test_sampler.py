@@ -76,3 +76,44 @@ def test_intensity_weights_each_interval() -> None:
     time.sleep(0.3)
     snap = sampler.stop()
     assert snap.ei_machine == pytest.approx(snap.machine["synthetic:cpu"].value_j * 200.0)
+
+
+def constant(power_w: float = 100.0) -> SyntheticSensor:
+    return SyntheticSensor(lambda t: power_w, lambda a, b: power_w * (b - a), kind="counter")
+
+
+# -- sampler.py: reading the domain list while the sampler thread adds one ------------------
+def test_domains_waits_for_the_sampler_lock() -> None:
+    sampler = Sampler([SyntheticSensor(lambda t: 10.0)], interval_s=0.1)
+    done = threading.Event()
+
+    def read_domains() -> None:
+        assert sampler.domains
+        done.set()
+
+    worker = threading.Thread(target=read_domains)
+    with sampler.lock:  # as while a failing sensor is replaced mid-tick
+        worker.start()
+        assert not done.wait(0.2)
+    worker.join(timeout=5)
+    assert done.is_set()
+
+
+# -- sampler.py: a failing intensity lookup must not freeze the figures --------------------
+def test_a_failing_intensity_lookup_loses_no_energy() -> None:
+    def broken(_wall: float) -> float:
+        raise RuntimeError("provider bug")
+
+    sampler = Sampler(
+        [constant(10.0)], interval_s=0.05, intensity=broken, start_intensity_g_per_kwh=400.0
+    )
+    start = sampler.start()
+    time.sleep(0.4)
+    last = sampler.stop()
+    sampler.close()
+    delta = last.minus(start)
+    energy = sum(v.value_j for v in delta.machine.values())
+    assert energy == pytest.approx(10.0 * (last.t_s - start.t_s), rel=0.05)
+    # emissions keep the intensity known at the start rather than dropping to zero
+    assert delta.ei_machine == pytest.approx(energy * 400.0, rel=0.05)
+    assert [e.kind for e in sampler.events] == ["intensity-error"]

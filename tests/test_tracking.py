@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ import pytest
 import wattwise
 from wattwise.exceptions import (
     SensorDegradedWarning,
+    SensorError,
     StoreError,
     TrackerStateError,
     UnknownZoneError,
 )
+from wattwise.sensors._base import Reading
 from wattwise.store import MemoryStore
 from wattwise.testing.fake import FailingSensor, SyntheticSensor
 from wattwise.tracking import Tracker, track
@@ -262,3 +265,73 @@ def test_only_local_rank_zero_reads_node_counters(monkeypatch: pytest.MonkeyPatc
     with track("rank0", store=MemoryStore(), zone="FRA", interval_s=0.1) as run0:
         time.sleep(0.2)
     assert run0.result.machine.energy_j > 0
+
+
+# -- tracking.py: sensors the caller gave stay usable for the next run ----------------------
+class _ClosableSensor(SyntheticSensor):
+    def __init__(self) -> None:
+        super().__init__(lambda t: 50.0, lambda a, b: 50.0 * (b - a), kind="counter")
+        self.closed = False
+
+    def read(self) -> list[Reading]:
+        if self.closed:
+            raise SensorError("read after close")
+        return super().read()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_given_sensors_are_not_closed_so_restart_and_decorator_reuse_them() -> None:
+    sensor = _ClosableSensor()
+    t = tracker(sensors=[sensor])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a degraded sensor would warn
+        t.start()
+        time.sleep(0.2)
+        t.stop()
+        t.start()
+        time.sleep(0.2)
+        second = t.stop()
+    assert not sensor.closed
+    assert second.machine.method == "measured" and second.machine.energy_j > 0
+    assert not any("failed" in e for e in second.events)
+
+
+# -- tracking.py: sys.exit(nonzero) is a failure -------------------------------------------
+def test_sys_exit_with_an_error_code_records_failed() -> None:
+    t = tracker()
+    with pytest.raises(SystemExit), t:
+        sys.exit(3)
+    assert t.result.status == "failed"
+    assert any("sys.exit(3)" in e for e in t.result.events)
+    t0 = tracker()
+    with pytest.raises(SystemExit), t0:
+        sys.exit(0)
+    assert t0.result.status == "completed"
+
+
+# -- tracking.py: a record the store refused says where it went ----------------------------
+def test_a_record_the_store_refused_says_where_it_was_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = MemoryStore()
+    t = tracker(store=store)
+    t.start()
+
+    def refuse(*a: object, **k: object) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "save_run", refuse)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    rec = t.stop()
+    (saved,) = tmp_path.glob("wattwise-run-*.json")
+    assert any("disk full" in e and str(saved) in e for e in rec.events)
+    assert t.result is rec
+
+
+# -- tracking.py: one sensor name as a string ----------------------------------------------
+def test_one_sensor_name_as_a_string() -> None:
+    with Tracker("s", sensors="estimate", store=False, zone="FRA", interval_s=0.1) as run:
+        time.sleep(0.1)
+    assert {d.key for d in run.result.domains} == {"estimate:cpu", "estimate:ram"}

@@ -193,10 +193,10 @@ class _UserError(click.ClickException):
 
 def _forward_signals(proc: subprocess.Popen[bytes]) -> dict[int, Any]:
     """Pass signals sent to wattwise on to the command. Ctrl-C at a terminal already
-    reaches the command (same process group), so SIGINT is forwarded only when stdin is
-    not a terminal."""
+    reaches the command (same process group), so SIGINT is forwarded only when wattwise
+    is not in its terminal's foreground process group (whatever stdin is)."""
     previous: dict[int, Any] = {}
-    interactive = sys.stdin is not None and sys.stdin.isatty()
+    interactive = _in_terminal_foreground()
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGINT and interactive:
@@ -213,6 +213,21 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> dict[int, Any]:
         except (OSError, ValueError):  # not the main thread, or not allowed
             continue
     return previous
+
+
+def _in_terminal_foreground() -> bool:
+    """Whether this process is in the foreground process group of its controlling
+    terminal, where the terminal's Ctrl-C reaches every process of the group."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _restore_signals(previous: dict[int, Any]) -> None:
@@ -236,6 +251,7 @@ def _parse_tags(tags: Sequence[str]) -> dict[str, str]:
 @click.option("--proc-root", default="/proc", show_default=True, help="Where procfs is mounted.")
 def sensors(sysfs_root: str, proc_root: str) -> None:
     """What each sensor found on this machine, what it could not read and the fix."""
+    from rich.markup import escape
     from rich.table import Table
 
     from wattwise.sensors import probe_sensors
@@ -249,7 +265,9 @@ def sensors(sysfs_root: str, proc_root: str) -> None:
     for p in probe_sensors(sysfs_root=sysfs_root, proc_root=proc_root):
         status = "[green]available[/]" if p.available else "[yellow]not available[/]"
         domains = "\n".join(f"{d.key} ({d.component}, {d.method})" for d in p.domains)
-        table.add_row(p.sensor, status, domains or "-", p.detail or "-", p.fix or "-")
+        table.add_row(
+            p.sensor, status, escape(domains) or "-", escape(p.detail or "-"), escape(p.fix or "-")
+        )
     _console(stderr=False).print(table)
 
 
@@ -357,19 +375,21 @@ def runs_list(
         "zone",
     ):
         table.add_column(col, no_wrap=col != "name")
+    from rich.markup import escape
+
     from wattwise.summary import fmt_duration, fmt_energy
 
     for r in records:
         table.add_row(
             r.id[:8],
-            r.name,
+            escape(r.name),
             r.status,
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             fmt_duration(r.duration_s),
             fmt_energy(r.energy_j),
             r.method,
             f"{r.co2_g:.3g}",
-            r.carbon.zone,
+            escape(r.carbon.zone),
         )
     _console(stderr=False).print(table)
 

@@ -91,7 +91,7 @@ def _fail(name: str, value: object, why: str) -> ConfigError:
 
 def _validate(c: TrackerConfig) -> None:
     def finite(name: str, v: float) -> None:
-        if not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise _fail(name, v, "must be a finite number")
 
     finite("interval_s", c.interval_s)
@@ -115,9 +115,9 @@ def _validate(c: TrackerConfig) -> None:
     for name, allowed in (("setting", Setting), ("headline", Headline)):
         if getattr(c, name) not in get_args(allowed):
             raise _fail(name, getattr(c, name), f"must be one of {', '.join(get_args(allowed))}")
-    if c.zone is not None and not c.zone.strip():
-        raise _fail("zone", c.zone, "must not be empty")
-    if not c.currency.isalpha() or len(c.currency) > 5:
+    if c.zone is not None and (not isinstance(c.zone, str) or not c.zone.strip()):
+        raise _fail("zone", c.zone, "must be a non-empty zone id")
+    if not isinstance(c.currency, str) or not c.currency.isalpha() or len(c.currency) > 5:
         raise _fail("currency", c.currency, "must be a currency code such as USD or EUR")
 
 

@@ -4,8 +4,9 @@ A process tree is a root PID and all its descendants, found again at every sampl
 forked workers (DataLoader, ``make -j``) are counted. A process's CPU time is its own
 plus that of the children it has reaped (the kernel adds those to ``children_user`` /
 ``children_system``). When a tracked process exits, its last-seen time is kept unless
-its parent is still in the tree (the parent's reaped-children time takes it over), so
-nothing is counted twice and only the last interval of an orphaned child can be missed.
+its parent is still in the tree, or vanished with it and an ancestor still in the tree
+reaped them both (that ancestor's reaped-children time takes it over), so nothing is
+counted twice and only the last interval of an orphaned child can be missed.
 """
 
 from __future__ import annotations
@@ -78,6 +79,25 @@ class ProcessTree:
             out.append(known if known is not None and known.is_running() else p)
         return out
 
+    def _reaped_in_tree(self, pid: int, alive: dict[int, float]) -> bool:
+        """Whether a vanished ``pid``'s time is now in the reaped-children time of a
+        process still in the tree: its parent, or, when the parent vanished too (``sh -c``
+        that exits right after its command), the nearest ancestor still alive. A process
+        still running left the tree as an orphan: nobody in the tree will reap it."""
+        parent = self._parent.get(pid)
+        if parent in alive:
+            return True
+        known = self._procs.get(pid)
+        if known is not None and known.is_running():
+            return False
+        seen = {pid}
+        while parent is not None and parent not in seen:
+            if parent in alive:
+                return True
+            seen.add(parent)
+            parent = self._parent.get(parent)  # None once outside the last sample's tree
+        return False
+
     def sample(self) -> ProcessSample:
         """Read the tree now. Never raises for processes that vanish meanwhile."""
         alive: dict[int, psutil.Process] = {}
@@ -95,7 +115,7 @@ class ProcessTree:
             except psutil.Error:
                 continue
         for pid, last in self._last_cpu.items():
-            if pid not in cpu_now and self._parent.get(pid) not in cpu_now:
+            if pid not in cpu_now and not self._reaped_in_tree(pid, cpu_now):
                 self._dead_cpu_s += last
         self._procs = alive
         self._last_cpu = cpu_now

@@ -104,6 +104,7 @@ class Sampler:
         process_tree: ProcessTree | None = None,
         host: HostCpu | None = None,
         intensity: Callable[[float], float] = lambda _t: 0.0,
+        start_intensity_g_per_kwh: float = 0.0,
         fallback: FallbackFactory | None = None,
         on_tick: Callable[[Snapshot], None] | None = None,
         series_capacity: int = 2048,
@@ -134,6 +135,7 @@ class Sampler:
         )
         self._ei_machine = 0.0
         self._ei_process = 0.0
+        self._last_intensity = start_intensity_g_per_kwh  # until a lookup answers
         self._proc: ProcessSample | None = None
         self._busy_machine = 0.0
         self._busy_scope = 0.0
@@ -170,10 +172,12 @@ class Sampler:
         self._thread = None
         return self.sample_now()
 
-    def close(self) -> None:
-        """Stop and close every sensor."""
+    def close(self, keep: Sequence[Sensor] = ()) -> None:
+        """Stop and close every sensor but those in ``keep`` (the caller's to close)."""
         self.stop()
         for s in self._sensors:
+            if any(s is k for k in keep):
+                continue
             try:
                 s.close()
             except Exception:  # closing must not raise into user code
@@ -194,7 +198,8 @@ class Sampler:
     @property
     def domains(self) -> list[Domain]:
         """Every domain seen in this run, including ones whose sensor failed."""
-        return [a.domain for a in self._acc.values()]
+        with self.lock:  # a degrading sensor adds domains on the sampler thread
+            return [a.domain for a in self._acc.values()]
 
     def power_w(self) -> dict[str, float]:
         """Latest power per domain still being read (W)."""
@@ -294,7 +299,7 @@ class Sampler:
                 interval_proc_j += delta.value_j * share
         dt = t - self._last_t
         if self._last is not None and dt > 0:
-            intensity = self._intensity(wall)
+            intensity = self._intensity_at(wall)
             self._ei_machine += interval_j * intensity
             self._ei_process += interval_proc_j * intensity
             self.series.append(
@@ -324,6 +329,21 @@ class Sampler:
                     logger.warning("wattwise: %s", msg)
                     self.events.append(SamplerEvent(wall, "checkpoint-error", msg))
         return snap
+
+    def _intensity_at(self, wall: float) -> float:
+        """The intensity now; the last good one if the lookup fails, so a failing provider
+        costs no energy (the tick's figures are kept) and only dates its emissions."""
+        try:
+            self._last_intensity = self._intensity(wall)
+        except Exception as exc:
+            if not any(e.kind == "intensity-error" for e in self.events):
+                msg = (
+                    f"carbon intensity lookup failed ({type(exc).__name__}: {exc}); "
+                    f"{self._last_intensity:g} gCO2e/kWh used until it answers again"
+                )
+                logger.warning("wattwise: %s", msg)
+                self.events.append(SamplerEvent(wall, "intensity-error", msg))
+        return self._last_intensity
 
     def _degrade(self, sensor: Sensor, exc: Exception) -> None:
         """Replace a failing sensor by the fallback for its domains; keep what it counted."""

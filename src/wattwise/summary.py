@@ -36,12 +36,13 @@ def _range(low: float, value: float, high: float) -> str:
 
 def print_summary(record: RunRecord, console: Any) -> None:
     """Print the run's energy per component with methods, emissions, cost and provenance."""
+    from rich.markup import escape
     from rich.table import Table
 
     fp = record.footprint
     c = record.carbon
     title = (
-        f"wattwise · {record.name} · {record.status} · {fmt_duration(record.duration_s)}"
+        f"wattwise · {escape(record.name)} · {record.status} · {fmt_duration(record.duration_s)}"
         f" · run {record.id[:8]}"
     )
     table = Table(title=title, title_justify="left", show_edge=False)
@@ -50,7 +51,9 @@ def print_summary(record: RunRecord, console: Any) -> None:
     table.add_column("machine", justify="right")
     table.add_column("this run's share", justify="right")
     for d in record.domains:
-        table.add_row(d.label, d.method, fmt_energy(d.energy_j), fmt_energy(d.process_energy_j))
+        table.add_row(
+            escape(d.label), d.method, fmt_energy(d.energy_j), fmt_energy(d.process_energy_j)
+        )
     table.add_row(
         "[bold]total (IT)[/]",
         record.machine.method,
@@ -72,14 +75,14 @@ def print_summary(record: RunRecord, console: Any) -> None:
             else ""
         )
         + f" at {c.intensity_g_per_kwh:.0f} gCO2e/kWh ({c.intensity_kind}, "
-        f"{c.zone} {c.zone_name}, {c.intensity_year or 'year n/a'}, "
-        f"{c.intensity_source.split(': ')[0]})"
+        f"{escape(c.zone)} {escape(c.zone_name)}, {c.intensity_year or 'year n/a'}, "
+        f"{escape(c.intensity_source.split(': ')[0])})"
     )
-    console.print(f"zone {c.zone}: {c.zone_detail}")
-    console.print(f"PUE {c.pue:g}: {c.pue_source}")
+    console.print(f"zone {escape(c.zone)}: {escape(c.zone_detail)}")
+    console.print(f"PUE {c.pue:g}: {escape(c.pue_source)}")
     console.print(
         f"cost: {fp.cost:.3g} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh"
-        f" ({c.price_source})"
+        f" ({escape(c.price_source)})"
     )
     for event in record.events:
-        console.print(f"[yellow]note:[/] {event}")
+        console.print(f"[yellow]note:[/] {escape(event)}")

@@ -20,6 +20,7 @@ code records ``failed`` (``interrupted`` for Ctrl-C) and is re-raised.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -104,7 +105,8 @@ class Tracker:
         store: a store URL/path, an open :class:`~wattwise.store.RunStore`, or ``False``
             to keep the run in memory only. Default: ``config.store`` or the per-user file.
         sensors: sensor names to use (``["rapl", "nvml"]``), or sensor objects to read
-            instead of the detected ones (tests, custom hardware).
+            instead of the detected ones (tests, custom hardware); those stay open for
+            the next run, closing them is the caller's.
         pid: root of the process tree to attribute energy to (default: this process).
         command: the command line, when tracking one.
         **options: any :class:`~wattwise.config.TrackerConfig` field.
@@ -116,14 +118,17 @@ class Tracker:
         *,
         config: TrackerConfig | None = None,
         tags: Mapping[str, str] | None = None,
-        store: str | RunStore | Literal[False] | None = None,
+        store: str | os.PathLike[str] | RunStore | Literal[False] | None = None,
         sensors: Sequence[Sensor] | Sequence[str] | None = None,
         pid: int | None = None,
         command: str | None = None,
         **options: Any,
     ) -> None:
         self.name = name or "run"
-        if sensors is not None and all(isinstance(s, str) for s in sensors):
+        if isinstance(sensors, str):  # one name, or "rapl,nvml" as in the environment
+            options["sensors"] = sensors
+            sensors = None
+        elif sensors is not None and all(isinstance(s, str) for s in sensors):
             options["sensors"] = tuple(sensors)  # names: a config choice
             sensors = None
         self.config = (
@@ -230,6 +235,7 @@ class Tracker:
             process_tree=self._tree,
             host=host_cpu,
             intensity=intensity,
+            start_intensity_g_per_kwh=carbon.info.intensity_g_per_kwh,
             fallback=None
             if cfg.strict
             else functools.partial(fallback_for, proc_root=cfg.proc_root),
@@ -241,7 +247,7 @@ class Tracker:
         try:
             self._store.save_run(self._build("running", self._start_snapshot))
         except StoreError:
-            self._sampler.close()
+            self._sampler.close(keep=self._sensors_arg or ())
             self._sampler = None
             raise
         return self
@@ -261,11 +267,14 @@ class Tracker:
         for name in list(self._open):
             self.end_phase(name)
         final = sampler.stop()
-        sampler.close()
+        sampler.close(keep=self._sensors_arg or ())  # sensors given to us stay open for reuse
         self._sampler = None
         if error:
             self._events.append(error)
-        degraded = [e.message for e in sampler.events]
+        # what strict mode refuses: a sensor lost, or readings that failed
+        degraded = [
+            e.message for e in sampler.events if e.kind in ("sensor-degraded", "sampler-error")
+        ]
         record = self._build(status, final, sampler)
         self._result = record
         assert self._store is not None
@@ -273,10 +282,13 @@ class Tracker:
             self._store.save_run(record, sampler.series.all_points(), sampler.series.columns)
         except StoreError as exc:
             path = _rescue(record)
-            logger.warning("wattwise: %s; the record was written to %s instead", exc, path)
-        for message in degraded:
-            if "sensor" in message:
-                warnings.warn(message, SensorDegradedWarning, stacklevel=2)
+            note = f"not saved to the run store ({exc}); the record was written to {path}"
+            logger.warning("wattwise: %s", note)
+            record = dataclasses.replace(record, events=(*record.events, note))
+            self._result = record
+        for event in sampler.events:
+            if event.kind == "sensor-degraded":
+                warnings.warn(event.message, SensorDegradedWarning, stacklevel=2)
         if self.config.strict and degraded:
             raise TrackerStateError(f"strict mode: {degraded[0]}")
         return record
@@ -300,6 +312,8 @@ class Tracker:
             self.stop("interrupted", error="interrupted by KeyboardInterrupt")
         elif isinstance(exc, SystemExit) and exc.code in (0, None):
             self.stop("completed")
+        elif isinstance(exc, SystemExit):
+            self.stop("failed", error=f"failed: sys.exit({exc.code!r})")
         elif isinstance(exc, Exception):
             self.stop("failed", error=f"failed: {type(exc).__name__}: {exc}")
         else:
@@ -580,7 +594,7 @@ def track(
     *,
     config: TrackerConfig | None = None,
     tags: Mapping[str, str] | None = None,
-    store: str | RunStore | Literal[False] | None = None,
+    store: str | os.PathLike[str] | RunStore | Literal[False] | None = None,
     **options: Any,
 ) -> Tracker:
     """A :class:`Tracker` for a ``with`` block or a decorator.

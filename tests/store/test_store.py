@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from wattwise.exceptions import StoreError
 from wattwise.store import MemoryStore, RunStore, SqlStore, get_store
+from wattwise.testing.fake import SyntheticSensor
+from wattwise.testing.records import make_record
 from wattwise.testing.store_suite import StoreTestCase, write_runs
+from wattwise.tracking import Tracker
 
 PG_URL = os.environ.get("WATTWISE_TEST_POSTGRES_URL")
 
@@ -121,3 +126,81 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     eng.dispose()
     with pytest.raises(StoreError, match="newer"):
         SqlStore(str(path))
+
+
+def constant(power_w: float = 100.0) -> SyntheticSensor:
+    return SyntheticSensor(lambda t: power_w, lambda a, b: power_w * (b - a), kind="counter")
+
+
+def tracker(**kw: Any) -> Tracker:
+    kw.setdefault("sensors", [constant()])
+    kw.setdefault("store", MemoryStore())
+    kw.setdefault("zone", "FRA")
+    kw.setdefault("interval_s", 0.1)
+    return Tracker("t", **kw)
+
+
+# -- store/_sql.py: several processes opening a fresh SQLite store at once ----------------
+def _open_store(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SqlStore(path).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the parent
+        results.put(repr(exc))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_processes_creating_a_fresh_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(4):
+        path = str(tmp_path / f"fresh{trial}.db")
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(path, barrier, results)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        assert outcomes == ["ok"] * 8
+
+
+# -- store/_sql.py: a long run name on PostgreSQL (VARCHAR(200) column) ---------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
+    if request.param == "sqlite":
+        st = get_store(str(tmp_path / "runs.db"))
+        yield st
+        st.close()
+        return
+    if not PG_URL:
+        pytest.skip("no PostgreSQL server: set WATTWISE_TEST_POSTGRES_URL")
+    import sqlalchemy as sa
+
+    name = f"ww_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    st = get_store(PG_URL.rsplit("/", 1)[0] + f"/{name}")
+    yield st
+    st.close()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_a_long_run_name_is_saved_whole(sql_store: RunStore) -> None:
+    rec = make_record(name="sweep " + "lr=0.001,bs=64," * 30)
+    assert len(rec.name) > 200
+    sql_store.save_run(rec)
+    assert sql_store.get_run(rec.id).name == rec.name
+    assert [r.id for r in sql_store.list_runs()] == [rec.id]
+
+
+def test_a_path_object_opens_a_store(tmp_path: Path) -> None:
+    st = get_store(tmp_path / "runs.db")
+    assert isinstance(st, SqlStore)
+    st.close()
+    with tracker(store=tmp_path / "other.db") as run:
+        time.sleep(0.1)
+    assert get_store(tmp_path / "other.db").get_run(run.result.id).status == "completed"

@@ -137,6 +137,8 @@ def detect_sensors(
     missing: list[Component] = [c for c in ("cpu", "ram") if c not in covered]
     if missing and "estimate" in wanted:
         if strict:
+            for opened in sensors:  # nothing is returned, so nothing may stay open
+                opened.close()
             raise SensorError(
                 f"no sensor measures {', '.join(missing)} here and strict mode forbids the "
                 f"estimate ({'; '.join(notes) or 'nothing found'}); run `wattwise sensors`"

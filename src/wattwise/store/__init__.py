@@ -40,10 +40,12 @@ def default_store_path(environ: Mapping[str, str] | None = None) -> Path:
     return base / "wattwise" / "runs.db"
 
 
-def get_store(target: str | RunStore | None = None) -> RunStore:
+def get_store(target: str | os.PathLike[str] | RunStore | None = None) -> RunStore:
     """Open a store from a URL/path/keyword, or pass an open one through."""
     if isinstance(target, RunStore):
         return target
+    if isinstance(target, os.PathLike):
+        return SqlStore(target)
     if target is None or target == "":
         return SqlStore(str(default_store_path()))
     if target == "memory":

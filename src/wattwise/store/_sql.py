@@ -7,6 +7,7 @@ Records are kept as JSON beside a few indexed columns for filtering.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,9 @@ from wattwise.store._base import RunFilter, RunStore, matches, settle_status
 __all__ = ["SqlStore"]
 
 SCHEMA_VERSION = 1
+_CREATE_ATTEMPTS = 5
+"""Each race lost to another process creating the schema (one per table, then the version
+row) costs one attempt."""
 
 _meta = sa.MetaData()
 runs = sa.Table(
@@ -77,8 +81,8 @@ def _url_of(target: str) -> str:
 class SqlStore(RunStore):
     """Runs in a SQL database. ``target``: a SQLAlchemy URL or a SQLite file path."""
 
-    def __init__(self, target: str) -> None:
-        self.url = _url_of(target)
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.url = _url_of(os.fspath(target))
         self._lock = threading.Lock()
         safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
         try:
@@ -96,7 +100,8 @@ class SqlStore(RunStore):
             raise StoreError(f"cannot open run store {safe}: {_short(exc)}") from exc
 
     def _create(self) -> None:
-        for attempt in range(3):  # several processes may create the schema at once
+        last = _CREATE_ATTEMPTS - 1
+        for attempt in range(_CREATE_ATTEMPTS):  # several processes may create it at once
             try:
                 _meta.create_all(self.engine, checkfirst=True)
                 with self.engine.begin() as conn:
@@ -114,10 +119,13 @@ class SqlStore(RunStore):
                         )
                 return
             except sa.exc.IntegrityError:
-                if attempt == 2:
+                if attempt == last:
                     raise
             except sa.exc.ProgrammingError:
-                if attempt == 2:
+                if attempt == last:
+                    raise
+            except sa.exc.OperationalError as exc:  # SQLite: "table ... already exists"
+                if attempt == last or "already exists" not in str(exc):
                     raise
 
     # -- writes -------------------------------------------------------------------------
@@ -129,7 +137,7 @@ class SqlStore(RunStore):
     ) -> None:
         row = {
             "id": record.id,
-            "name": record.name,
+            "name": record.name[:200],  # the column is for filtering; the record keeps it all
             "status": record.status,
             "started_at": record.started_at.timestamp(),
             "updated_at": record.updated_at.timestamp() if record.updated_at else None,
