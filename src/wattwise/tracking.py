@@ -426,7 +426,7 @@ class Tracker:
         return self._build("running", sampler.sample_now(), sampler)
 
     def power_w(self) -> float:
-        """Latest total power of the headline scope (W)."""
+        """Latest power of the machine domains still being read, summed (W)."""
         sampler = self._require_running()
         return sum(sampler.power_w().values())
 

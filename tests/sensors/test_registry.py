@@ -7,7 +7,7 @@ import pytest
 
 from wattwise.exceptions import ConfigError, SensorError
 from wattwise.sampler import Sampler
-from wattwise.sensors import Domain, Reading, detect_sensors, fallback_for, probe_sensors
+from wattwise.sensors import Domain, detect_sensors, fallback_for, probe_sensors
 from wattwise.sensors.estimate import EstimateSensor
 from wattwise.testing.fake import SyntheticSensor
 from wattwise.testing.sysfs import make_rapl_tree
@@ -72,6 +72,18 @@ def test_fallback_for_cpu_and_gpu_domains() -> None:
     assert fallback_for(sensor, [Domain("x:o", "other", "o", "measured", "counter")]) is None
 
 
+def test_a_failed_psys_falls_back_to_the_cpu_and_ram_estimate(tmp_path: Path) -> None:
+    from wattwise.sensors.rapl import RaplSensor
+
+    make_rapl_tree(tmp_path / "sys", packages=0, dram=False, psys=True)
+    rapl = RaplSensor(sysfs_root=tmp_path / "sys")
+    est = fallback_for(rapl, rapl.domains())
+    rapl.close()
+    assert isinstance(est, EstimateSensor)
+    assert {d.component for d in est.domains()} == {"cpu", "ram"}
+    assert all(d.method == "estimated" for d in est.domains())
+
+
 def test_psys_covers_cpu_and_ram(tmp_path: Path) -> None:
     from wattwise.sensors.rapl import RaplSensor
 
@@ -111,42 +123,21 @@ def test_failed_gpu_sensor_stays_open_for_its_estimate() -> None:
     assert failing.closed == 1
 
 
-class _ClosableSensor(SyntheticSensor):
-    def __init__(self) -> None:
-        super().__init__(lambda t: 50.0, lambda a, b: 50.0 * (b - a), kind="counter")
-        self.closed = False
-
-    def read(self) -> list[Reading]:
-        if self.closed:
-            raise SensorError("read after close")
-        return super().read()
-
-    def close(self) -> None:
-        self.closed = True
-
-
 # -- sensors/_registry.py: strict refusal closes what it opened ----------------------------
 def test_strict_refusal_closes_the_sensors_it_opened(monkeypatch: pytest.MonkeyPatch) -> None:
     from wattwise.sensors import _registry
 
-    opened: list[_ClosableSensor] = []
+    opened: list[SyntheticSensor] = []
 
     def fake_class(name: str) -> Any:
-        def make(**_params: Any) -> _ClosableSensor:
-            opened.append(_ClosableSensor())
+        def make(**_params: Any) -> SyntheticSensor:
+            # books its energy to the GPU, so CPU and RAM stay uncovered
+            opened.append(SyntheticSensor(lambda t: 50.0, key="synthetic:gpu", component="gpu"))
             return opened[-1]
 
         return make
 
     monkeypatch.setattr(_registry, "sensor_class", fake_class)
-    # the synthetic sensor books its energy to the GPU, so CPU and RAM stay uncovered
-    monkeypatch.setattr(
-        _ClosableSensor,
-        "domains",
-        lambda self: [
-            Domain("synthetic:gpu", "gpu", "gpu", "measured", "counter"),
-        ],
-    )
     with pytest.raises(SensorError, match="strict"):
         _registry.detect_sensors(only=("nvml", "estimate"), strict=True)
     assert opened and all(s.closed for s in opened)

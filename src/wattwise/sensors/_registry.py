@@ -153,6 +153,8 @@ def fallback_for(
 ) -> Sensor | None:
     """The estimate that replaces ``sensor``'s ``failed`` domains for the rest of a run."""
     comps = {d.component for d in failed}
+    if "other" in comps and getattr(sensor, "name", "") in _CPU_SOURCES:
+        comps |= {"cpu", "ram"}  # a failed psys: the platform's CPU and RAM go unread
     gpus = []
     for i, d in enumerate(x for x in failed if x.component == "gpu"):
         name = str(d.model.get("name", d.label))

@@ -30,7 +30,10 @@ def sine_power(
 
 
 class SyntheticSensor(Sensor):
-    """One domain driven by ``power(t)``: as a power domain, or as an exact counter."""
+    """One domain driven by ``power(t)``: as a power domain, or as an exact counter.
+
+    Like a real sensor it refuses reads once closed (``closed`` counts the closes).
+    """
 
     name = "synthetic"
 
@@ -52,6 +55,7 @@ class SyntheticSensor(Sensor):
         self._t0 = clock()
         self._domain = Domain(key, component, f"synthetic {component}", "measured", kind)
         self.reads: list[float] = []
+        self.closed = 0
 
     @classmethod
     def probe(cls, **params: Any) -> SensorProbe:
@@ -61,6 +65,8 @@ class SyntheticSensor(Sensor):
         return [self._domain]
 
     def read(self) -> list[Reading]:
+        if self.closed:
+            raise SensorError("synthetic sensor read after close")
         t = self._clock()
         self.reads.append(t)
         if self._domain.kind == "counter":
@@ -71,6 +77,9 @@ class SyntheticSensor(Sensor):
                 )
             ]
         return [Reading(self._domain.key, power_w=self._power(t))]
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 class FailingSensor(Sensor):
