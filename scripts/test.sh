@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# torch is pinned to the CPU build this machine carries; the extras only ask torch>=2.1
+.venv/bin/python -m pip install -q -e '.[dev,demo,lightning,transformers,keras]' 'torch==2.13.0'
 if [ -z "${WATTWISE_TEST_POSTGRES_URL:-}" ]; then
   pgdir=$(mktemp -d /tmp/wattwise-pg.XXXXXX)
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

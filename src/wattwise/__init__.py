@@ -27,15 +27,23 @@ from wattwise.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from wattwise.budget import Budget
     from wattwise.config import TrackerConfig, resolve_config
-    from wattwise.record import Footprint, PhaseRecord, RunRecord
+    from wattwise.early_stopping import EarlyStopping
+    from wattwise.forecast import Forecast
+    from wattwise.record import Footprint, PhaseRecord, RunRecord, TrainingRecord
     from wattwise.store import get_store
     from wattwise.tracking import Tracker, track
+    from wattwise.training import BudgetWarning, TrainingSession
 
 __all__ = [
+    "Budget",
+    "BudgetWarning",
     "ConfigError",
+    "EarlyStopping",
     "EstimatedEnergyWarning",
     "Footprint",
+    "Forecast",
     "IntensityError",
     "IntensityFallbackWarning",
     "PhaseRecord",
@@ -48,6 +56,8 @@ __all__ = [
     "Tracker",
     "TrackerConfig",
     "TrackerStateError",
+    "TrainingRecord",
+    "TrainingSession",
     "UnknownZoneError",
     "WattwiseError",
     "__version__",
@@ -65,6 +75,12 @@ _LAZY = {
     "PhaseRecord": "wattwise.record",
     "Footprint": "wattwise.record",
     "get_store": "wattwise.store",
+    "Budget": "wattwise.budget",
+    "BudgetWarning": "wattwise.training",
+    "EarlyStopping": "wattwise.early_stopping",
+    "Forecast": "wattwise.forecast",
+    "TrainingRecord": "wattwise.record",
+    "TrainingSession": "wattwise.training",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())

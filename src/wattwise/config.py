@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = ["Headline", "Setting", "TrackerConfig", "config_file_path", "resolve_config"]
 
+Live = Literal["auto", "rich", "plain", "notebook", "off"]
 Headline = Literal["machine", "process"]
 Setting = Literal["auto", "local", "datacenter", "cloud"]
 Source = Literal["argument", "environment", "config", "default"]
@@ -53,6 +54,12 @@ class TrackerConfig:
         strict: raise instead of falling back to the estimate when a sensor fails.
         sysfs_root: where sysfs is mounted (containers, tests).
         proc_root: where procfs is mounted.
+        budget_kwh: stop training when the run's IT energy reaches this (kWh).
+        budget_gco2e: stop training when the run's emissions reach this (gCO2e).
+        budget_cost: stop training when the run's electricity cost reaches this.
+        live: live display while training: ``auto`` (a rich line in a terminal, a
+            notebook display in Jupyter, plain lines otherwise), ``rich``, ``plain``,
+            ``notebook`` or ``off``.
         sources: where each field's value came from (argument/environment/config/default).
     """
 
@@ -72,6 +79,10 @@ class TrackerConfig:
     strict: bool = False
     sysfs_root: str = "/sys"
     proc_root: str = "/proc"
+    budget_kwh: float | None = None
+    budget_gco2e: float | None = None
+    budget_cost: float | None = None
+    live: Live = "auto"
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +123,13 @@ def _validate(c: TrackerConfig) -> None:
     finite("checkpoint_s", c.checkpoint_s)
     if not 1 <= c.checkpoint_s <= 3600:
         raise _fail("checkpoint_s", c.checkpoint_s, "must be between 1 and 3600 seconds")
-    for name, allowed in (("setting", Setting), ("headline", Headline)):
+    for name in ("budget_kwh", "budget_gco2e", "budget_cost"):
+        value = getattr(c, name)
+        if value is not None:
+            finite(name, value)
+            if value <= 0:
+                raise _fail(name, value, "a budget must be greater than 0")
+    for name, allowed in (("setting", Setting), ("headline", Headline), ("live", Live)):
         if getattr(c, name) not in get_args(allowed):
             raise _fail(name, getattr(c, name), f"must be one of {', '.join(get_args(allowed))}")
     if c.zone is not None and (not isinstance(c.zone, str) or not c.zone.strip()):

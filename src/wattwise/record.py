@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from wattwise.forecast import Forecast
 from wattwise.units import J_PER_KWH, Method
 
 __all__ = [
@@ -24,11 +25,15 @@ __all__ = [
     "PhaseRecord",
     "RunRecord",
     "Status",
+    "StepTable",
+    "StopKind",
+    "TrainingRecord",
 ]
 
 RECORD_VERSION = 1
 
 Status = Literal["running", "completed", "failed", "interrupted", "stopped"]
+StopKind = Literal["budget", "early_stopping", "host"]
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -193,6 +198,135 @@ class PhaseRecord:
 
 
 @dataclass(frozen=True)
+class StepTable:
+    """Every training step of a run, column by column (row ``i`` is step ``i``).
+
+    ``start_s`` counts from the run's start. ``energy_j`` is the headline energy of the
+    step's interval, read off the run's energy curve (linear between sensor readings, the
+    same assumption the integrator makes), so it is only as fine as the sampling interval:
+    a step far shorter than ``interval_s`` gets its share of the interval's mean power.
+    """
+
+    epoch: tuple[int, ...] = ()
+    start_s: tuple[float, ...] = ()
+    duration_s: tuple[float, ...] = ()
+    samples: tuple[int, ...] = ()
+    tokens: tuple[int, ...] = ()
+    energy_j: tuple[float, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StepTable:
+        """Inverse of ``dataclasses.asdict``."""
+        return cls(**{f.name: tuple(d.get(f.name, ())) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What a training run did with its energy: epochs, steps, forecasts, budget, stop.
+
+    Totals (``total_*``) include what earlier segments of a resumed fit used
+    (``carried``); the run record's own footprint covers this process's segment only.
+
+    Attributes:
+        planned_epochs: epochs the run was set to train for (None: unknown).
+        epochs: epochs completed in this segment; ``epoch_offset`` before it.
+        steps, samples, tokens: counted by ``step()`` (tokens only when given).
+        forecasts: the forecast made after each epoch, for the planned epochs.
+        budget: the limits that were set (``kwh``, ``gco2e``, ``cost``).
+        budget_warning: the first warning that a forecast went over the budget.
+        stop_kind: why the run stopped before its plan: ``budget``,
+            ``early_stopping``, or ``host`` (the framework stopped it, e.g. its own
+            early stopping); None when it ran to plan or was not stopped.
+        stop_reason: that reason, in a sentence.
+        early_stopping: the rule and its outcome (monitor, best value and epoch).
+        saved: against the last forecast of the planned epochs: ``planned_energy_j``,
+            ``saved_energy_j``, ``saved_co2_g``, ``saved_cost`` (a forecast, labelled so).
+        step_table: per-step figures.
+    """
+
+    planned_epochs: int | None
+    epochs: int
+    epoch_offset: int = 0
+    steps: int = 0
+    samples: int = 0
+    tokens: int = 0
+    total_energy_j: float = 0.0
+    total_co2_g: float = 0.0
+    total_cost: float = 0.0
+    total_duration_s: float = 0.0
+    carried: Mapping[str, float] = field(default_factory=dict)
+    forecasts: tuple[Forecast, ...] = ()
+    budget: Mapping[str, float] = field(default_factory=dict)
+    budget_warning: str | None = None
+    stop_kind: StopKind | None = None
+    stop_reason: str | None = None
+    early_stopping: Mapping[str, Any] | None = None
+    saved: Mapping[str, float] | None = None
+    step_table: StepTable = field(default_factory=StepTable)
+
+    @property
+    def energy_per_sample_j(self) -> float | None:
+        """Total energy over samples seen in this segment (None without samples)."""
+        seg = self.total_energy_j - float(self.carried.get("energy_j", 0.0))
+        return seg / self.samples if self.samples else None
+
+    @property
+    def energy_per_token_j(self) -> float | None:
+        """Total energy over tokens seen in this segment (None without tokens)."""
+        seg = self.total_energy_j - float(self.carried.get("energy_j", 0.0))
+        return seg / self.tokens if self.tokens else None
+
+    @property
+    def completed_plan(self) -> bool:
+        """Whether every planned epoch ran (so the forecasts can be scored)."""
+        return self.planned_epochs is not None and (
+            self.epoch_offset + self.epochs >= self.planned_epochs
+        )
+
+    def forecast_errors(self) -> dict[int, float]:
+        """Relative energy error of the forecast after each epoch, when the plan ran in full
+        (``{1: 0.03}``: the forecast after epoch 1 was 3 % high). Empty otherwise."""
+        if not self.completed_plan:
+            return {}
+        return {f.after_epochs: f.error_of(self.total_energy_j) for f in self.forecasts}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = dataclasses.asdict(self)
+        d["carried"] = dict(self.carried)
+        d["budget"] = dict(self.budget)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainingRecord:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            planned_epochs=d.get("planned_epochs"),
+            epochs=d.get("epochs", 0),
+            epoch_offset=d.get("epoch_offset", 0),
+            steps=d.get("steps", 0),
+            samples=d.get("samples", 0),
+            tokens=d.get("tokens", 0),
+            total_energy_j=d.get("total_energy_j", 0.0),
+            total_co2_g=d.get("total_co2_g", 0.0),
+            total_cost=d.get("total_cost", 0.0),
+            total_duration_s=d.get("total_duration_s", 0.0),
+            carried=dict(d.get("carried", {})),
+            forecasts=tuple(Forecast(**f) for f in d.get("forecasts", ())),
+            budget=dict(d.get("budget", {})),
+            budget_warning=d.get("budget_warning"),
+            stop_kind=d.get("stop_kind"),
+            stop_reason=d.get("stop_reason"),
+            early_stopping=d.get("early_stopping"),
+            saved=d.get("saved"),
+            step_table=StepTable.from_dict(d.get("step_table", {})),
+        )
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """Everything known about one run. ``headline`` says which footprint the summary uses.
 
@@ -224,6 +358,7 @@ class RunRecord:
     checkpoint_s: float = 10.0
     updated_at: datetime | None = None
     wattwise_version: str = ""
+    training: TrainingRecord | None = None
     version: int = RECORD_VERSION
 
     # -- headline figures ---------------------------------------------------------------
@@ -275,6 +410,7 @@ class RunRecord:
         d["domains"] = [dataclasses.asdict(x) for x in self.domains]
         d["tags"] = dict(self.tags)
         d["events"] = list(self.events)
+        d["training"] = self.training.to_dict() if self.training is not None else None
         return d
 
     @classmethod
@@ -306,5 +442,6 @@ class RunRecord:
             checkpoint_s=d.get("checkpoint_s", 10.0),
             updated_at=_dt(d.get("updated_at")),
             wattwise_version=d.get("wattwise_version", ""),
+            training=TrainingRecord.from_dict(d["training"]) if d.get("training") else None,
             version=d.get("version", RECORD_VERSION),
         )

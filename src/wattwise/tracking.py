@@ -32,15 +32,16 @@ import tempfile
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import psutil
 
 from wattwise._version import __version__
+from wattwise.budget import Budget
 from wattwise.carbon import (
     DEFAULT_CURRENCY,
     DEFAULT_PRICE_PER_KWH,
@@ -54,15 +55,26 @@ from wattwise.carbon import (
     resolve_zone,
 )
 from wattwise.config import TrackerConfig, resolve_config
+from wattwise.early_stopping import EarlyStopping
 from wattwise.exceptions import SensorDegradedWarning, StoreError, TrackerStateError
 from wattwise.host import HostCpu, read_cpu_info
 from wattwise.integrate import ZERO, EnergyTriple
 from wattwise.process import ProcessTree
-from wattwise.record import CarbonInfo, DomainRecord, Footprint, HostInfo, PhaseRecord, RunRecord
+from wattwise.record import (
+    CarbonInfo,
+    DomainRecord,
+    Footprint,
+    HostInfo,
+    PhaseRecord,
+    RunRecord,
+)
 from wattwise.sampler import Sampler, Snapshot
 from wattwise.sensors import Domain, Sensor, detect_sensors, fallback_for
 from wattwise.store import MemoryStore, RunStore, get_store
 from wattwise.units import J_PER_KWH
+
+if TYPE_CHECKING:
+    from wattwise.training import TrainingSession
 
 __all__ = ["PhaseHandle", "Tracker", "local_rank", "track"]
 
@@ -152,6 +164,9 @@ class Tracker:
         self.id: str | None = None
         self.started_at: datetime | None = None
         self._start_snapshot: Snapshot | None = None
+        self._latest: Snapshot | None = None
+        self._listeners: list[Callable[[float, float], None]] = []
+        self._session: TrainingSession | None = None
         self.exit_code: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -181,6 +196,8 @@ class Tracker:
         self._phases = []
         self._events = []
         self._result = None
+        self._session = None
+        self._latest = None
         self.exit_code = None
         carbon = self._resolve_carbon(cfg)
         if self._store is None:
@@ -264,6 +281,11 @@ class Tracker:
             if self._result is not None:
                 return self._result
             raise TrackerStateError("stop() called before start()")
+        session = self._session
+        if session is not None:
+            session.close()
+            if status == "completed" and session.stop_kind in ("budget", "early_stopping"):
+                status = "stopped"  # wattwise stopped it before its plan
         for name in list(self._open):
             self.end_phase(name)
         final = sampler.stop()
@@ -292,6 +314,72 @@ class Tracker:
         if self.config.strict and degraded:
             raise TrackerStateError(f"strict mode: {degraded[0]}")
         return record
+
+    # -- training -----------------------------------------------------------------------
+    def training(
+        self,
+        *,
+        planned_epochs: int | None = None,
+        budget: Budget | None = None,
+        early_stopping: EarlyStopping | None = None,
+        live: str | None = None,
+        printer: Callable[[str], None] | None = None,
+        forecast_after: int = 1,
+        sync_cuda: bool = True,
+    ) -> TrainingSession:
+        """The run's training session (made on first call; later calls return it).
+
+        See :class:`~wattwise.training.TrainingSession` for the arguments; budgets
+        default to the config's ``budget_kwh``/``budget_gco2e``/``budget_cost``.
+        """
+        self._require_running()
+        if self._session is None:
+            from wattwise.training import TrainingSession
+
+            self._session = TrainingSession(
+                self,
+                planned_epochs=planned_epochs,
+                budget=budget,
+                early_stopping=early_stopping,
+                live=live,
+                printer=printer,
+                forecast_after=forecast_after,
+                sync_cuda=sync_cuda,
+            )
+        return self._session
+
+    def epochs(
+        self,
+        epochs: int | Iterable[Any],
+        *,
+        early_stopping: EarlyStopping | None = None,
+        planned: int | None = None,
+        live: str | None = None,
+    ) -> Iterator[Any]:
+        """``for epoch in run.epochs(10): ...``: measure each epoch, forecast the run,
+        and end the loop early when the budget is reached or early stopping fires."""
+        session = self.training(planned_epochs=planned, early_stopping=early_stopping, live=live)
+        if early_stopping is not None and session.early_stopping is None:
+            from wattwise.early_stopping import EarlyStoppingState
+
+            session.early_stopping = EarlyStoppingState(early_stopping)
+        return session.epochs(epochs)
+
+    def step(self, samples: int | None = None, tokens: int | None = None) -> None:
+        """Count a training step that just ended (``samples``/``tokens`` it processed)."""
+        session = self._session
+        if session is None:
+            session = self.training()
+        session.step(samples, tokens)
+
+    def log(self, **metrics: float) -> None:
+        """Attach metrics (loss, accuracy) to the current epoch of the training session."""
+        self.training().log(**metrics)
+
+    @property
+    def should_stop(self) -> bool:
+        """True once the budget is reached or early stopping fired: end the loop."""
+        return self._session is not None and self._session.should_stop
 
     def close(self) -> None:
         """Stop a run in progress (as ``interrupted``) and close the store. Idempotent."""
@@ -437,6 +525,11 @@ class Tracker:
         return self._sampler
 
     def _on_tick(self, snap: Snapshot) -> None:
+        self._latest = snap
+        if self._listeners:
+            energy = self._headline_j(snap)
+            for listener in list(self._listeners):
+                listener(snap.t_s, energy)
         if self._start_snapshot is None:  # the first reading, taken inside start()
             return
         if snap.wall_s - self._last_checkpoint < self.config.checkpoint_s:
@@ -450,6 +543,68 @@ class Tracker:
             sampler.series.all_points(),
             sampler.series.columns,
         )
+
+    # seams for the training session: cheap figures from the latest reading
+    def _subscribe(self, listener: Callable[[float, float], None]) -> None:
+        self._listeners.append(listener)
+
+    def _unsubscribe(self, listener: Callable[[float, float], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _clock(self) -> Callable[[], float]:
+        return self._require_running()._clock
+
+    def _run_clock_start(self) -> float:
+        return self._start_snapshot.t_s if self._start_snapshot is not None else 0.0
+
+    def _headline_j(self, snap: Snapshot) -> float:
+        energies = snap.machine if self.config.headline == "machine" else snap.process
+        return sum(e.value_j for e in energies.values())
+
+    def _latest_totals(self) -> Any:
+        from wattwise.training import Totals
+
+        snap, start, carbon = self._latest, self._start_snapshot, self._carbon
+        if snap is None or start is None or carbon is None:
+            return Totals(0.0, 0.0, 0.0, 0.0)
+        energy = self._headline_j(snap)
+        ei = snap.ei_machine if self.config.headline == "machine" else snap.ei_process
+        pue = carbon.info.pue
+        return Totals(
+            energy,
+            ei * pue / J_PER_KWH,
+            energy * pue / J_PER_KWH * carbon.info.price_per_kwh,
+            snap.t_s - start.t_s,
+        )
+
+    def _latest_power_w(self) -> float:
+        sampler = self._sampler
+        return sum(sampler.power_w().values()) if sampler is not None else 0.0
+
+    def _latest_method(self) -> str:
+        sampler = self._sampler
+        if sampler is None:
+            return "none"
+        methods = {d.method for d in sampler.domains}
+        return methods.pop() if len(methods) == 1 else ("mixed" if methods else "none")
+
+    def _currency(self) -> str:
+        return self._carbon.info.currency if self._carbon is not None else ""
+
+    def _note(self, message: str) -> None:
+        with self._lock:
+            self._events.append(message)
+
+    def _amend_phase(self, record: PhaseRecord, metrics: Mapping[str, float]) -> PhaseRecord:
+        """Replace a finished phase's metrics (the session adds its per-epoch figures)."""
+        amended = dataclasses.replace(record, metrics={**record.metrics, **metrics})
+        with self._lock:
+            for i in range(len(self._phases) - 1, -1, -1):
+                if self._phases[i] is record:
+                    self._phases[i] = amended
+                    break
+        return amended
 
     def _resolve_carbon(self, cfg: TrackerConfig) -> _Carbon:
         choice = resolve_zone(cfg.zone, source=cfg.source_of("zone"))
@@ -586,6 +741,7 @@ class Tracker:
             checkpoint_s=self.config.checkpoint_s,
             updated_at=now,
             wattwise_version=__version__,
+            training=self._session.record() if self._session is not None else None,
         )
 
 

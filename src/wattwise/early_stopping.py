@@ -1,0 +1,81 @@
+"""Energy-aware early stopping: patience and min-delta on a monitored metric.
+
+The rule is the usual one (Keras, Lightning): stop when the monitored metric has not
+improved by more than ``min_delta`` for ``patience`` epochs in a row. What wattwise adds
+is in the run record: the energy, emissions and cost spent, and what the planned epochs
+were forecast to cost, so the saving is a number rather than a hope.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wattwise.exceptions import ConfigError
+
+__all__ = ["EarlyStopping", "EarlyStoppingState"]
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs (``mode="min"`` for a loss, ``"max"`` for an accuracy)."""
+
+    monitor: str
+    mode: Literal["min", "max"] = "min"
+    patience: int = 3
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ConfigError(f"invalid early stopping monitor={self.monitor!r}: name a metric")
+        if self.mode not in ("min", "max"):
+            raise ConfigError(f"invalid early stopping mode={self.mode!r}: must be min or max")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
+            raise ConfigError(f"invalid early stopping patience={self.patience!r}: an integer")
+        if self.patience < 1:
+            raise ConfigError(f"invalid early stopping patience={self.patience!r}: must be ≥ 1")
+        if not (isinstance(self.min_delta, int | float) and self.min_delta >= 0):
+            raise ConfigError(f"invalid early stopping min_delta={self.min_delta!r}: must be ≥ 0")
+
+
+@dataclass
+class EarlyStoppingState:
+    """The running state of one :class:`EarlyStopping` rule."""
+
+    rule: EarlyStopping
+    best: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+    stopped_epoch: int | None = None
+    seen: list[float] = field(default_factory=list)
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Feed the metric of ``epoch``; True when training should stop now."""
+        value = float(value)
+        self.seen.append(value)
+        if math.isnan(value):
+            improved = False
+        elif self.best is None:
+            improved = True
+        elif self.rule.mode == "min":
+            improved = value < self.best - self.rule.min_delta
+        else:
+            improved = value > self.best + self.rule.min_delta
+        if improved:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return False
+        self.wait += 1
+        if self.wait >= self.rule.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def reason(self) -> str:
+        """Why it stopped, in one sentence."""
+        return (
+            f"early stopping: {self.rule.monitor} did not improve by more than "
+            f"{self.rule.min_delta:g} for {self.rule.patience} epoch(s) "
+            f"(best {self.best:.4g} at epoch {self.best_epoch})"
+        )
