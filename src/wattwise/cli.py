@@ -182,6 +182,60 @@ def run(
     sys.exit(exit_code)
 
 
+# -- demo ---------------------------------------------------------------------------------
+@main.command()
+@click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--budget-kwh", type=float, help="Stop when the run's energy reaches this (kWh).")
+@click.option("--budget-gco2e", type=float, help="Stop when emissions reach this (gCO2e).")
+@click.option("--budget-cost", type=float, help="Stop when the cost reaches this.")
+@click.option(
+    "--live",
+    type=click.Choice(["auto", "rich", "plain", "notebook", "off"]),
+    help="Live display while training (default: auto).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stdout.")
+@_tracker_options
+def demo(
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    as_json: bool,
+    config_path: str | None,
+    **options: Any,
+) -> None:
+    """Train a small CNN on scikit-learn's bundled digits, measured, forecast and saved.
+
+    Nothing is downloaded. Needs the demo extra: pip install 'wattwise[demo]'.
+    """
+    from wattwise.config import resolve_config
+    from wattwise.demo import _imports, print_result, run_demo
+    from wattwise.tracking import Tracker
+
+    cfg = resolve_config(config_path=config_path, **options)
+    _imports()  # a missing extra is a one-line error before anything starts
+    console = _console(stderr=False)
+    _console(stderr=as_json).print(
+        f"wattwise demo: training a small CNN on scikit-learn's digits for {epochs} epochs "
+        "(no download)"
+    )
+    result = run_demo(
+        Tracker("demo", config=cfg, tags={"demo": "digits-cnn"}),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    if as_json:
+        click.echo(json.dumps(result.record.to_dict(), indent=1))
+        return
+    from wattwise.summary import print_summary
+
+    print_summary(result.record, console)
+    console.print()
+    print_result(result, console)
+
+
 class _UserError(click.ClickException):
     """A user error: one line, exit code 2."""
 

@@ -7,7 +7,9 @@ reader can check it (docs/methodology.md, "Forecast"):
 * an epoch's cost is the increase of the run's cumulative figure between two epoch ends,
   so it includes whatever happens between epochs (validation, checkpointing);
 * after one epoch, each remaining epoch is predicted to cost what the first did
-  (carbontracker's rule);
+  (carbontracker's rule), less its one-off warm-up when the session could see it: the
+  time before the first epoch began plus the excess of the first epoch's steps over the
+  pace of its later half (``warmup_s``), counted at the epoch's mean power;
 * from two epochs on, the first is left out of the rate: it carries one-off set-up
   (data loader workers, allocator growth, autotuning, compilation) that later epochs do
   not repeat; the rate is the mean of the later epochs;
@@ -15,7 +17,8 @@ reader can check it (docs/methodology.md, "Forecast"):
   epochs (Theil–Sen: the median of pairwise slopes), so a run whose epochs get slower or
   faster is projected along its trend rather than its mean;
 * the range is what the smallest and the largest later epoch would give if every
-  remaining epoch cost that much (a single epoch seen gives no spread: low = high).
+  remaining epoch cost that much; after one epoch it runs from "warm-up left out" to
+  "warm-up repeated every epoch" (no spread without a warm-up).
 
 Energy, emissions, cost and time are forecast with the same rule, each from its own
 cumulative series, so a changing grid intensity moves the emissions forecast only as far
@@ -35,8 +38,8 @@ __all__ = ["EpochMark", "Forecast", "forecast"]
 class EpochMark:
     """The run's cumulative figures at the end of one epoch (from the run's start).
 
-    ``epoch`` counts completed epochs of this run, 1-based; ``epoch_offset`` of
-    :func:`forecast` says how many were completed before it (a resumed fit).
+    ``epoch`` counts completed epochs of this run, 1-based. ``warmup_s`` (first epoch
+    only) is the one-off time in it that later epochs will not repeat.
     """
 
     epoch: int
@@ -44,6 +47,7 @@ class EpochMark:
     energy_j: float
     co2_g: float
     cost: float
+    warmup_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,18 @@ def _theil_sen(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     return slope, intercept
 
 
-def _remaining(increments: Sequence[float], seen: int, planned: int) -> tuple[float, str]:
-    """Predicted cost of epochs ``seen + 1 .. planned`` (1-based) from the increments."""
+def _remaining(
+    increments: Sequence[float], seen: int, planned: int, steady: float = 1.0
+) -> tuple[float, str]:
+    """Predicted cost of epochs ``seen + 1 .. planned`` (1-based) from the increments;
+    ``steady`` is the share of the first increment that is not one-off warm-up."""
     left = planned - seen
     if left <= 0:
         return 0.0, "complete"
     if seen == 1:
-        return increments[0] * left, "first-epoch"
+        return increments[0] * steady * left, "first-epoch" if steady == 1.0 else (
+            "first-epoch-less-warmup"
+        )
     later = increments[1:]
     if len(later) < 3:
         return statistics.fmean(later) * left, "mean-after-first"
@@ -124,10 +133,14 @@ def forecast(marks: Sequence[EpochMark], planned_epochs: int) -> Forecast | None
     seen = len(marks)
     planned = max(planned_epochs, seen)
     last = marks[-1]
+    first = marks[0]
+    steady = 1.0
+    if first.warmup_s > 0 and first.duration_s > 0:
+        steady = max(0.0, 1.0 - first.warmup_s / first.duration_s)
 
     def project(values: Sequence[float]) -> tuple[float, str]:
         inc = _increments(values)
-        more, rule = _remaining(inc, seen, planned)
+        more, rule = _remaining(inc, seen, planned, steady)
         return values[-1] + more, rule
 
     energy, rule = project([m.energy_j for m in marks])
@@ -135,7 +148,7 @@ def forecast(marks: Sequence[EpochMark], planned_epochs: int) -> Forecast | None
     cost, _ = project([m.cost for m in marks])
     duration, _ = project([m.duration_s for m in marks])
     inc = _increments([m.energy_j for m in marks])
-    spread = inc[1:] if seen > 1 else inc
+    spread = inc[1:] if seen > 1 else [inc[0] * steady, inc[0]]
     left = planned - seen
     low = last.energy_j + min(spread) * left
     high = last.energy_j + max(spread) * left

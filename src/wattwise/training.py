@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import statistics
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -291,8 +292,11 @@ class TrainingSession:
         index = self._epoch_index if self._epoch_index is not None else self.current_epoch - 1
         self._epoch_name = self._epoch_index = None
         run = self._run_totals()
+        warmup = self._warmup_s(steps) if not self._marks else 0.0
         self._marks.append(
-            EpochMark(self.epochs_completed, run.duration_s, run.energy_j, run.co2_g, run.cost)
+            EpochMark(
+                self.epochs_completed, run.duration_s, run.energy_j, run.co2_g, run.cost, warmup
+            )
         )
         fc = self._forecast()
         if fc is not None:
@@ -510,6 +514,18 @@ class TrainingSession:
             duration_s=fc.duration_s + c.get("duration_s", 0.0),
             rule=fc.rule,
         )
+
+    def _warmup_s(self, s: _Steps) -> float:
+        """One-off time in the first epoch: before it began, and its steps' excess over
+        the pace of their later half (compilation, allocator growth, autotuning)."""
+        before = s.begin_t - self.tracker._run_clock_start()
+        n = len(s.ends)
+        if n < 8:
+            return max(0.0, before)
+        durations = [b - a for a, b in zip([s.begin_t, *s.ends[:-1]], s.ends, strict=True)]
+        pace = statistics.median(durations[n // 2 :])
+        excess = sum(durations) - n * pace
+        return max(0.0, before) + max(0.0, excess)
 
     def _check_budget(self, fc: Forecast | None = None) -> None:
         if not self.budget.active:

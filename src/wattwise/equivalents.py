@@ -1,0 +1,60 @@
+"""Everyday equivalents of an energy and emissions figure, each with its assumption.
+
+They make a number readable; they are not measurements. Each constant is stated here and
+in docs/methodology.md ("Everyday equivalents") with its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wattwise.units import J_PER_KWH
+
+__all__ = ["Equivalent", "equivalents"]
+
+#: a full smartphone charge drawn from the wall: a ~12 Wh battery plus charger losses
+PHONE_CHARGE_KWH = 0.015
+#: a 10 W LED bulb (an 800-lumen bulb, a "60 W incandescent equivalent")
+LED_BULB_W = 10.0
+#: an average passenger car: US EPA Greenhouse Gas Equivalencies Calculator,
+#: about 400 g CO2e per mile (4.04e-4 t/mile), i.e. 251 g per km
+CAR_G_PER_KM = 404.0 / 1.609344
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """``value`` ``unit`` (e.g. 0.4 smartphone charges), and the assumption behind it."""
+
+    value: float
+    unit: str
+    assumption: str
+
+    def __str__(self) -> str:
+        v = self.value
+        shown = f"{v:.2g}" if v < 10 else f"{v:,.0f}"
+        return f"{shown} {self.unit}"
+
+
+def equivalents(energy_j: float, co2_g: float) -> tuple[Equivalent, ...]:
+    """Smartphone charges and LED-bulb time for the energy; car distance for emissions."""
+    kwh = energy_j / J_PER_KWH
+    bulb_s = energy_j / LED_BULB_W
+    if bulb_s < 60:
+        bulb = Equivalent(bulb_s, "seconds of a 10 W LED bulb", "10 W LED bulb")
+    elif bulb_s < 7200:
+        bulb = Equivalent(bulb_s / 60, "minutes of a 10 W LED bulb", "10 W LED bulb")
+    else:
+        bulb = Equivalent(bulb_s / 3600, "hours of a 10 W LED bulb", "10 W LED bulb")
+    metres = co2_g / CAR_G_PER_KM * 1000
+    why = "251 gCO2e/km, US EPA average passenger car"
+    if metres < 1:
+        car = Equivalent(metres * 1000, "millimetres by car", why)
+    elif metres < 1000:
+        car = Equivalent(metres, "metres by car", why)
+    else:
+        car = Equivalent(metres / 1000, "km by car", why)
+    return (
+        Equivalent(kwh / PHONE_CHARGE_KWH, "smartphone charges", "15 Wh per full charge"),
+        bulb,
+        car,
+    )
