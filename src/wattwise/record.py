@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from wattwise.forecast import Forecast
+from wattwise.forecast import EpochMark, Forecast
 from wattwise.units import J_PER_KWH, Method
 
 __all__ = [
@@ -235,6 +235,8 @@ class TrainingRecord:
         epochs: epochs completed in this segment; ``epoch_offset`` before it.
         steps, samples, tokens: counted by ``step()`` (tokens only when given).
         forecasts: the forecast made after each epoch, for the planned epochs.
+        epoch_marks: this segment's cumulative figures at each epoch end (what the
+            forecasts were made from).
         budget: the limits that were set (``kwh``, ``gco2e``, ``cost``).
         budget_warning: the first warning that a forecast went over the budget.
         stop_kind: why the run stopped before its plan: ``budget``,
@@ -259,6 +261,7 @@ class TrainingRecord:
     total_duration_s: float = 0.0
     carried: Mapping[str, float] = field(default_factory=dict)
     forecasts: tuple[Forecast, ...] = ()
+    epoch_marks: tuple[EpochMark, ...] = ()
     budget: Mapping[str, float] = field(default_factory=dict)
     budget_warning: str | None = None
     stop_kind: StopKind | None = None
@@ -316,6 +319,7 @@ class TrainingRecord:
             total_duration_s=d.get("total_duration_s", 0.0),
             carried=dict(d.get("carried", {})),
             forecasts=tuple(Forecast(**f) for f in d.get("forecasts", ())),
+            epoch_marks=tuple(EpochMark(**m) for m in d.get("epoch_marks", ())),
             budget=dict(d.get("budget", {})),
             budget_warning=d.get("budget_warning"),
             stop_kind=d.get("stop_kind"),

@@ -32,7 +32,7 @@ from wattwise.early_stopping import EarlyStopping, EarlyStoppingState
 from wattwise.exceptions import ConfigError, TrackerStateError
 from wattwise.forecast import EpochMark, Forecast, forecast
 from wattwise.live import LiveFigures, LiveView, make_view
-from wattwise.record import StepTable, StopKind, TrainingRecord
+from wattwise.record import PhaseRecord, StepTable, StopKind, TrainingRecord
 
 if TYPE_CHECKING:
     from wattwise.tracking import Tracker
@@ -189,6 +189,7 @@ class TrainingSession:
         self._epoch_index: int | None = None
         self._epoch_metrics: dict[str, float] = {}
         self._last_metrics: dict[str, float] = {}
+        self._last_record: PhaseRecord | None = None
         self._steps = _Steps()
         self._curve_t: list[float] = []
         self._curve_j: list[float] = []
@@ -256,6 +257,8 @@ class TrainingSession:
             self._epoch_metrics.update(values)
         else:
             self._last_metrics.update(values)
+            if self._last_record is not None and self.tracker.running:
+                self._last_record = self.tracker._amend_phase(self._last_record, values)
             self._early_stop_check(values, self.current_epoch - 1)
 
     def end_epoch(self, **metrics: float) -> EpochSummary:
@@ -284,6 +287,7 @@ class TrainingSession:
             extra["tokens"] = float(n_tokens)
             extra["energy_per_token_j"] = per_token or 0.0
         record = self.tracker._amend_phase(record, {**extra, **self._epoch_metrics})
+        self._last_record = record
         self._add_steps(steps, step_energy)
         self.steps += n_steps
         self.samples += n_samples
@@ -454,6 +458,7 @@ class TrainingSession:
             total_duration_s=t.duration_s,
             carried=dict(self.carried),
             forecasts=tuple(self._forecasts),
+            epoch_marks=tuple(self._marks),
             budget=self.budget.as_dict(),
             budget_warning=self.budget_warning,
             stop_kind=self.stop_kind,
