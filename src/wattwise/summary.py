@@ -84,5 +84,51 @@ def print_summary(record: RunRecord, console: Any) -> None:
         f"cost: {fp.cost:.3g} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh"
         f" ({escape(c.price_source)})"
     )
+    if record.training is not None:
+        print_training(record, console)
     for event in record.events:
         console.print(f"[yellow]note:[/] {escape(event)}")
+
+
+def print_training(record: RunRecord, console: Any) -> None:
+    """Epochs, throughput, forecast against actual, and why training stopped."""
+    from rich.markup import escape
+
+    t = record.training
+    if t is None:
+        return
+    planned = f"/{t.planned_epochs}" if t.planned_epochs else ""
+    line = f"training: {t.epoch_offset + t.epochs}{planned} epochs, {t.steps:,} steps"
+    if t.samples:
+        line += f", {t.samples:,} samples"
+    if t.energy_per_sample_j is not None:
+        line += f", {t.energy_per_sample_j:.3g} J/sample"
+    if t.energy_per_token_j is not None:
+        line += f", {t.energy_per_token_j:.3g} J/token"
+    if t.epoch_offset:
+        line += (
+            f"; resumed after epoch {t.epoch_offset}: "
+            f"{fmt_energy(t.total_energy_j)} in all segments"
+        )
+    console.print(line)
+    if t.forecasts:
+        first = t.forecasts[0]
+        errors = t.forecast_errors()
+        score = (
+            f" ({errors[first.after_epochs]:+.1%} against the actual "
+            f"{fmt_energy(t.total_energy_j)})"
+            if first.after_epochs in errors
+            else ""
+        )
+        console.print(
+            f"forecast after epoch {first.after_epochs}: {fmt_energy(first.energy_j)}, "
+            f"{first.co2_g:.3g} gCO2e, {fmt_duration(first.duration_s)} for "
+            f"{first.planned_epochs} epochs{score}"
+        )
+    if t.stop_reason:
+        console.print(f"[yellow]stopped:[/] {escape(t.stop_reason)}")
+    if t.saved:
+        console.print(
+            f"not spent, against the forecast of the planned epochs: "
+            f"{fmt_energy(t.saved['saved_energy_j'])}, {t.saved['saved_co2_g']:.3g} gCO2e"
+        )
