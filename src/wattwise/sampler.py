@@ -164,7 +164,10 @@ class Sampler:
             return snap
 
     def stop(self) -> Snapshot:
-        """Stop the thread (idempotent), take a last reading and return it."""
+        """Stop the thread, take a last reading and return it. Idempotent: once stopped,
+        it returns that last reading without reading again."""
+        if self._stop.is_set() and self._thread is None and self._last is not None:
+            return self._last
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -277,16 +280,18 @@ class Sampler:
     def _tick(self) -> Snapshot:
         t = self._clock()
         wall = self._wall()
+        # read the sensors first, right at ``t``; the shares (process sampling) after
+        batches = []
+        for sensor in list(self._sensors):
+            try:
+                batches.append(sensor.read())
+            except Exception as exc:
+                self._degrade(sensor, exc)
         shares = self._shares()
         per_component = dict.fromkeys(COMPONENTS, 0.0)
         interval_j = 0.0
         interval_proc_j = 0.0
-        for sensor in list(self._sensors):
-            try:
-                readings = sensor.read()
-            except Exception as exc:
-                self._degrade(sensor, exc)
-                continue
+        for readings in batches:
             for r in readings:
                 acc = self._acc.get(r.domain)
                 if acc is None:
