@@ -7,6 +7,7 @@ what earlier segments of a resumed fit used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from wattwise.exceptions import ConfigError
@@ -29,8 +30,12 @@ class Budget:
     def __post_init__(self) -> None:
         for name in ("kwh", "gco2e", "cost"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, int | float) and value > 0):
-                raise ConfigError(f"invalid budget {name}={value!r}: must be a number > 0")
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value > 0)
+            ):
+                raise ConfigError(f"invalid budget {name}={value!r}: must be a finite number > 0")
 
     @property
     def active(self) -> bool:

@@ -36,7 +36,9 @@ class EarlyStopping:
             raise ConfigError(f"invalid early stopping patience={self.patience!r}: an integer")
         if self.patience < 1:
             raise ConfigError(f"invalid early stopping patience={self.patience!r}: must be ≥ 1")
-        if not (isinstance(self.min_delta, int | float) and self.min_delta >= 0):
+        if isinstance(self.min_delta, bool) or not (
+            isinstance(self.min_delta, int | float) and self.min_delta >= 0
+        ):
             raise ConfigError(f"invalid early stopping min_delta={self.min_delta!r}: must be ≥ 0")
 
 
@@ -74,8 +76,12 @@ class EarlyStoppingState:
 
     def reason(self) -> str:
         """Why it stopped, in one sentence."""
+        best = (
+            "every value was NaN"
+            if self.best is None
+            else f"best {self.best:.4g} at epoch {self.best_epoch}"
+        )
         return (
             f"early stopping: {self.rule.monitor} did not improve by more than "
-            f"{self.rule.min_delta:g} for {self.rule.patience} epoch(s) "
-            f"(best {self.best:.4g} at epoch {self.best_epoch})"
+            f"{self.rule.min_delta:g} for {self.rule.patience} epoch(s) ({best})"
         )

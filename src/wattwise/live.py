@@ -9,6 +9,7 @@ keeps current; that thread stops with the session.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -160,8 +161,12 @@ class RichView(PlainView):
     def stop(self, figures: LiveFigures) -> None:
         """Stop the refresh thread and clear the line (idempotent)."""
         if self._live is not None:
+            # rich only signals its refresh thread to end; wait for it, so none outlives us
+            thread = getattr(self._live, "_refresh_thread", None)
             self._live.stop()
             self._live = None
+            if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+                thread.join(timeout=2.0)
 
 
 class NotebookView(PlainView):

@@ -290,6 +290,7 @@ class Tracker:
             self.end_phase(name)
         final = sampler.stop()
         sampler.close(keep=self._sensors_arg or ())  # sensors given to us stay open for reuse
+        self._latest = final  # close() read once more: the training totals use this reading
         self._sampler = None
         if error:
             self._events.append(error)
@@ -355,10 +356,13 @@ class Tracker:
         early_stopping: EarlyStopping | None = None,
         planned: int | None = None,
         live: str | None = None,
+        printer: Callable[[str], None] | None = None,
     ) -> Iterator[Any]:
         """``for epoch in run.epochs(10): ...``: measure each epoch, forecast the run,
         and end the loop early when the budget is reached or early stopping fires."""
-        session = self.training(planned_epochs=planned, early_stopping=early_stopping, live=live)
+        session = self.training(
+            planned_epochs=planned, early_stopping=early_stopping, live=live, printer=printer
+        )
         if early_stopping is not None and session.early_stopping is None:
             from wattwise.early_stopping import EarlyStoppingState
 

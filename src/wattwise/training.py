@@ -89,7 +89,7 @@ class EpochSummary:
             "epoch_j": self.energy_j,
             "epoch_s": self.duration_s,
             "epoch_co2_g": self.co2_g,
-            "power_w": self.power_w,
+            "epoch_power_w": self.power_w,
             "total_j": self.totals.energy_j,
             "total_kwh": self.totals.energy_j / 3.6e6,
             "total_co2_g": self.totals.co2_g,
@@ -228,8 +228,9 @@ class TrainingSession:
         self._epoch_name, self._epoch_index = name, i
         self._epoch_metrics = {}
         self._curve_t, self._curve_j = [], []
-        self.tracker.begin_phase(name, kind="epoch", index=i, restart=True)
-        self._steps = _Steps(begin_t=self._clock())
+        handle = self.tracker.begin_phase(name, kind="epoch", index=i, restart=True)
+        # the first step starts where the epoch's window does, so the steps partition it
+        self._steps = _Steps(begin_t=handle.start.t_s)
 
     def step(self, samples: int | None = None, tokens: int | None = None) -> None:
         """Count one training step that just ended, with its samples and tokens.

@@ -130,8 +130,8 @@ class EnergyCallback(keras.callbacks.Callback):  # type: ignore[misc]
             stops it (its ``with`` block does). Then pass no ``name`` or tracker options.
         budget_kwh, budget_gco2e, budget_cost: stop the fit once the run reaches one.
         early_stopping: an energy-aware rule on an epoch log (``val_loss`` ...).
-        live: ``auto`` (plain lines, none with ``verbose=0``), ``plain``, ``rich``,
-            ``notebook`` or ``off``.
+        live: None (the config's ``live``, default ``auto``), ``auto`` (plain lines, none
+            with ``verbose=0``), ``plain``, ``rich``, ``notebook`` or ``off``.
         printer: where plain lines go (default: standard error).
         batch_size: samples per batch, to count samples (see the module notes).
         tokens_per_sample: to count tokens as well (needs the batch size).
@@ -154,7 +154,7 @@ class EnergyCallback(keras.callbacks.Callback):  # type: ignore[misc]
         budget_gco2e: float | None = None,
         budget_cost: float | None = None,
         early_stopping: EarlyStopping | None = None,
-        live: str = "auto",
+        live: str | None = None,
         printer: Callable[[str], None] | None = None,
         batch_size: int | None = None,
         tokens_per_sample: int | None = None,
@@ -163,7 +163,7 @@ class EnergyCallback(keras.callbacks.Callback):  # type: ignore[misc]
         **tracker_options: Any,
     ) -> None:
         super().__init__()
-        if live not in MODES:
+        if live is not None and live not in MODES:
             raise ConfigError(f"invalid live={live!r}: must be one of {', '.join(MODES)}")
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise ConfigError(
@@ -243,7 +243,7 @@ class EnergyCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 self.tracker.name = str(getattr(self.model, "name", None) or "keras")
             self.tracker.start()
         verbose = params.get("verbose", 1)
-        mode = self.live
+        mode = self.live if self.live is not None else self.tracker.config.live
         if mode == "auto":
             mode = "off" if verbose == 0 else "plain"
         self._lines.defer = bool(verbose)
