@@ -29,7 +29,7 @@ from wattwise.demo import run_demo
 def _errors(record: Any) -> tuple[dict[int, float], dict[int, float]]:
     """Relative energy errors after epochs 1-3: wattwise's, and carbontracker's rule."""
     t = record.training
-    actual = t.total_energy_j
+    actual = t.trained_energy_j
     ours = {k: v for k, v in t.forecast_errors().items() if k <= 3}
     naive = {
         m.epoch: t.planned_epochs * m.energy_j / m.epoch / actual - 1.0

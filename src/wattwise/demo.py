@@ -163,7 +163,7 @@ def print_result(result: DemoResult, console: Any) -> None:
         table.add_row(
             f"forecast after epoch {first.after_epochs}",
             f"{fmt_energy(first.energy_j)} for {first.planned_epochs} epochs "
-            f"→ actual {fmt_energy(t.total_energy_j)}: {verdict}",
+            f"→ actual {fmt_energy(t.trained_energy_j)} at the last epoch's end: {verdict}",
         )
     if t is not None and t.stop_reason:
         table.add_row("stopped", escape(t.stop_reason))

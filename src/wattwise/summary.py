@@ -116,7 +116,7 @@ def print_training(record: RunRecord, console: Any) -> None:
         errors = t.forecast_errors()
         score = (
             f" ({errors[first.after_epochs]:+.1%} against the actual "
-            f"{fmt_energy(t.total_energy_j)})"
+            f"{fmt_energy(t.trained_energy_j)} at the last epoch's end)"
             if first.after_epochs in errors
             else ""
         )
