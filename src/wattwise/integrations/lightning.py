@@ -60,6 +60,10 @@ def infer_batch_size(batch: Any) -> int | None:
     """Samples in a batch: its ``batch_size`` attribute, or the first dimension of the
     first tensor (array) found in it, searching tuples, lists, mappings and dataclasses.
     None when there is no such thing."""
+    if type(batch) in (tuple, list) and batch:  # the common (x, y): first is a tensor
+        shape = getattr(batch[0], "shape", None)
+        if shape is not None and len(shape) and type(shape[0]) is int:
+            return shape[0]
     size = getattr(batch, "batch_size", None)
     if isinstance(size, int) and not isinstance(size, bool):
         return size
@@ -262,6 +266,9 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
             session.end_epoch()
         self._reset_epoch()
         self._last_global_step = trainer.global_step
+        # read once per epoch, not per batch: the per-batch hook stays a few µs
+        self._is_zero = bool(trainer.is_global_zero)
+        self._every_n = self._every(trainer)
         session.begin_epoch(index=trainer.current_epoch)
 
     def on_train_batch_end(
@@ -276,13 +283,14 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         if self.tokens_fn is not None:
             self._pending_tokens += int(self.tokens_fn(batch) or 0)
         self._pending_batches += 1
-        if trainer.global_step != self._last_global_step:
-            self._last_global_step = trainer.global_step
+        global_step = trainer.global_step
+        if global_step != self._last_global_step:
+            self._last_global_step = global_step
             self._flush(session)
-        if self._stop_asked(session):
+        if session.should_stop and session.stop_kind != "host":
             trainer.should_stop = True
         self._batches += 1
-        if trainer.is_global_zero and self._batches % self._every(trainer) == 0:
+        if self._is_zero and self._batches % self._every_n == 0:
             self._log_live(trainer, session)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
@@ -380,6 +388,8 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         self._pending_tokens = 0
         self._pending_batches = 0
         self._last_global_step = 0
+        self._is_zero = True
+        self._every_n = 50
         self._val_energy_j = 0.0
         self._val_s = 0.0
         self._val_runs = 0
