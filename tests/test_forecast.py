@@ -131,6 +131,19 @@ def test_falling_trend_never_predicts_negative_epochs() -> None:
     assert math.isfinite(fc.energy_j)
 
 
+def test_a_short_falling_trend_is_not_followed_below_the_cheapest_epoch_seen() -> None:
+    # a slight fall over three later epochs must not make 36 more epochs free
+    epochs = [100.0, 100.0, 90.0, 80.0]
+    fc = forecast(marks_of(epochs), 40)
+    assert fc is not None and fc.rule == "trend-after-first"
+    assert fc.energy_j == pytest.approx(sum(epochs) + 36 * 80.0)
+    # and a short rising one is capped at twice the dearest epoch seen
+    rising = [100.0, 100.0, 150.0, 200.0]
+    fc = forecast(marks_of(rising), 40)
+    assert fc is not None
+    assert fc.energy_j <= sum(rising) + 36 * 400.0 + 1e-6
+
+
 def test_emissions_cost_and_duration_are_each_projected_from_their_own_series() -> None:
     # constant energy, but the grid got dirtier and epochs slower after the first two
     epochs = [100.0, 100.0, 100.0]

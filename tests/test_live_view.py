@@ -193,3 +193,56 @@ def test_rich_view_refreshes_on_a_thread_it_stops(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "epoch took 1.80 kJ, 25.0s" in err
     assert "wattwise: a message" in err and "dropped" not in err
+
+
+def test_rich_view_keeps_the_programs_output_above_the_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich treats the console as a terminal
+    stdout, stderr = sys.stdout, sys.stderr
+    view = RichView()
+    view.start(lambda: FIGURES)
+    try:
+        # while live, what the program prints goes through rich, above the live line
+        assert sys.stdout is not stdout and sys.stderr is not stderr
+    finally:
+        view.stop(FIGURES)
+    assert sys.stdout is stdout and sys.stderr is stderr  # restored
+
+
+def test_notebook_view_updates_one_cell_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    shown: list[str] = []
+    updates: list[str] = []
+
+    class HTML:
+        def __init__(self, html: str) -> None:
+            self.html = html
+
+    class Handle:
+        def update(self, obj: HTML) -> None:
+            updates.append(obj.html)
+
+    def display(obj: HTML, display_id: bool = False) -> Handle:
+        assert display_id is True
+        shown.append(obj.html)
+        return Handle()
+
+    fake = types.ModuleType("IPython.display")
+    fake.HTML = HTML  # type: ignore[attr-defined]
+    fake.display = display  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    view = NotebookView()
+    view.start(lambda: FIGURES)
+    view.epoch_end(FIGURES, SUMMARY)
+    view.message("budget <soon>")
+    view.stop(FIGURES)
+    assert len(shown) == 1 and len(updates) == 3  # one cell, updated in place
+    assert "3/10 epochs" in updates[-1]
+    assert "epoch 2: 1.80 kJ, 25.0s" in updates[-1]
+    assert "budget &lt;soon&gt;" in updates[-1]  # escaped, not markup

@@ -44,7 +44,12 @@ class EarlyStopping:
 
 @dataclass
 class EarlyStoppingState:
-    """The running state of one :class:`EarlyStopping` rule."""
+    """The running state of one :class:`EarlyStopping` rule.
+
+    One value per epoch: a metric reported again for the same epoch (at its end, then by a
+    late evaluation) replaces that epoch's value instead of spending patience twice. The
+    state can start from a resumed fit's (``resume``).
+    """
 
     rule: EarlyStopping
     best: float | None = None
@@ -52,25 +57,38 @@ class EarlyStoppingState:
     wait: int = 0
     stopped_epoch: int | None = None
     seen: list[float] = field(default_factory=list)
+    _values: dict[int, float] = field(default_factory=dict, repr=False)
+    _start: tuple[float | None, int | None, int] = field(default=(None, None, 0), repr=False)
+
+    def resume(self, best: float | None, best_epoch: int | None, wait: int) -> None:
+        """Start from an earlier segment's best value and wait count."""
+        self._start = (best, best_epoch, int(wait))
+        self.best, self.best_epoch, self.wait = self._start
 
     def update(self, epoch: int, value: float) -> bool:
         """Feed the metric of ``epoch``; True when training should stop now."""
-        value = float(value)
-        self.seen.append(value)
-        if math.isnan(value):
-            improved = False
-        elif self.best is None:
-            improved = True
-        elif self.rule.mode == "min":
-            improved = value < self.best - self.rule.min_delta
-        else:
-            improved = value > self.best + self.rule.min_delta
-        if improved:
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            return False
-        self.wait += 1
-        if self.wait >= self.rule.patience:
-            self.stopped_epoch = epoch
+        if self.stopped_epoch is not None:
+            return True
+        self._values[int(epoch)] = float(value)
+        self.seen = [self._values[k] for k in sorted(self._values)]
+        best, best_epoch, wait = self._start
+        for k in sorted(self._values):
+            v = self._values[k]
+            if math.isnan(v):
+                improved = False
+            elif best is None:
+                improved = True
+            elif self.rule.mode == "min":
+                improved = v < best - self.rule.min_delta
+            else:
+                improved = v > best + self.rule.min_delta
+            if improved:
+                best, best_epoch, wait = v, k, 0
+            else:
+                wait += 1
+        self.best, self.best_epoch, self.wait = best, best_epoch, wait
+        if wait >= self.rule.patience:
+            self.stopped_epoch = int(epoch)
             return True
         return False
 

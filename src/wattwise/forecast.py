@@ -15,7 +15,9 @@ reader can check it (docs/methodology.md, "Forecast"):
   not repeat; the rate is the mean of the later epochs;
 * from four epochs on (three after the first), a robust trend is fitted to the later
   epochs (Theil–Sen: the median of pairwise slopes), so a run whose epochs get slower or
-  faster is projected along its trend rather than its mean;
+  faster is projected along its trend rather than its mean; each projected epoch is kept
+  between the cheapest later epoch seen and twice the dearest, so a short trend is not
+  extrapolated to free epochs (or runaway ones) far out;
 * the range is what the smallest and the largest later epoch would give if every
   remaining epoch cost that much; after one epoch it runs from "warm-up left out" to
   "warm-up repeated every epoch" (no spread without a warm-up).
@@ -118,7 +120,10 @@ def _remaining(
         return statistics.fmean(later) * left, "mean-after-first"
     xs = [float(i) for i in range(2, seen + 1)]
     slope, intercept = _theil_sen(xs, later)
-    total = sum(max(0.0, intercept + slope * k) for k in range(seen + 1, planned + 1))
+    # a few epochs' trend is followed, not trusted to the horizon: down to the cheapest
+    # later epoch seen at most, up to twice the dearest
+    floor, cap = min(later), 2.0 * max(later)
+    total = sum(min(cap, max(floor, intercept + slope * k)) for k in range(seen + 1, planned + 1))
     return total, "trend-after-first"
 
 

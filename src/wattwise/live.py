@@ -134,15 +134,20 @@ class RichView(PlainView):
 
         class _Line:
             def __rich__(self) -> Text:
-                return Text(format_line(figures()), style="green")
+                # one row, whatever the width: a wrapped live line would eat the rows above
+                return Text(
+                    format_line(figures()), style="green", no_wrap=True, overflow="ellipsis"
+                )
 
+        # rich prints what the program writes meanwhile above the live line (and restores
+        # sys.stdout / sys.stderr when it stops), so a print() is never overwritten
         self._live = Live(
             _Line(),
             console=self._console,
             refresh_per_second=2,
             transient=True,
-            redirect_stdout=False,
-            redirect_stderr=False,
+            redirect_stdout=True,
+            redirect_stderr=True,
         )
         self._live.start()
 

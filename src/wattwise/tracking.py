@@ -283,7 +283,11 @@ class Tracker:
             raise TrackerStateError("stop() called before start()")
         session = self._session
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except Exception as exc:  # whatever happens, the sampler stops and we save
+                logger.warning("wattwise: closing the training session failed: %s", exc)
+                self._events.append(f"closing the training session failed: {exc}")
             if status == "completed" and session.stop_kind in ("budget", "early_stopping"):
                 status = "stopped"  # wattwise stopped it before its plan
         for name in list(self._open):

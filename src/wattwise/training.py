@@ -31,7 +31,7 @@ from wattwise.budget import Budget
 from wattwise.early_stopping import EarlyStopping, EarlyStoppingState
 from wattwise.exceptions import ConfigError, TrackerStateError
 from wattwise.forecast import EpochMark, Forecast, forecast
-from wattwise.live import LiveFigures, LiveView, make_view
+from wattwise.live import LiveFigures, LiveView, OffView, PlainView, make_view
 from wattwise.record import PhaseRecord, StepTable, StopKind, TrainingRecord
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class TrainingSession:
         self._clock = tracker._clock()
         self._printer = printer
         self._view: LiveView = make_view(live or cfg.live, printer=printer)
-        self._view.start(self.figures)
+        self._show("start", self.figures)
         # this segment
         self.epochs_completed = 0
         self.epoch_offset = 0
@@ -191,8 +191,9 @@ class TrainingSession:
         self._last_metrics: dict[str, float] = {}
         self._last_record: PhaseRecord | None = None
         self._steps = _Steps()
-        self._curve_t: list[float] = []
-        self._curve_j: list[float] = []
+        # (time, cumulative J) readings of the open epoch; one list so that the sampler
+        # thread's append and begin_epoch's reset can never pair a time with another's J
+        self._curve: list[tuple[float, float]] = []
         self.steps = 0
         self.samples = 0
         self.tokens = 0
@@ -227,7 +228,7 @@ class TrainingSession:
         name = f"epoch {i}"
         self._epoch_name, self._epoch_index = name, i
         self._epoch_metrics = {}
-        self._curve_t, self._curve_j = [], []
+        self._curve = []
         handle = self.tracker.begin_phase(name, kind="epoch", index=i, restart=True)
         # the first step starts where the epoch's window does, so the steps partition it
         self._steps = _Steps(begin_t=handle.start.t_s)
@@ -260,7 +261,8 @@ class TrainingSession:
             self._last_metrics.update(values)
             if self._last_record is not None and self.tracker.running:
                 self._last_record = self.tracker._amend_phase(self._last_record, values)
-            self._early_stop_check(values, self.current_epoch - 1)
+            last = self.last_summary
+            self._early_stop_check(values, last.epoch if last else self.current_epoch - 1)
 
     def end_epoch(self, **metrics: float) -> EpochSummary:
         """Finish the open epoch: record it, forecast, check budget and early stopping."""
@@ -328,7 +330,7 @@ class TrainingSession:
         self._last_metrics = dict(self._epoch_metrics)
         self._check_budget(fc)
         self._early_stop_check(self._epoch_metrics, index)
-        self._view.epoch_end(self.figures(), summary)
+        self._show("epoch_end", self.figures(), summary)
         return summary
 
     def cancel_epoch(self) -> None:
@@ -369,14 +371,32 @@ class TrainingSession:
             "duration_s": t.duration_s,
             "epochs": float(self.current_epoch),
             "steps": float(self.steps + self.carried.get("steps", 0.0)),
+            **self._early_stopping_state(),
+        }
+
+    def _early_stopping_state(self) -> dict[str, float]:
+        es = self.early_stopping
+        if es is None or es.best is None or es.best_epoch is None:
+            return {}
+        return {
+            "es_best": es.best,
+            "es_best_epoch": float(es.best_epoch),
+            "es_wait": float(es.wait),
         }
 
     def load_state_dict(self, state: Mapping[str, float]) -> None:
         """Continue the count of an earlier segment (call before the first epoch)."""
         if self.epochs_completed or self._epoch_name is not None:
             raise TrackerStateError("load_state_dict() must come before the first epoch")
-        self.carried = {k: float(v) for k, v in state.items()}
+        self.carried = {k: float(v) for k, v in state.items() if not k.startswith("es_")}
         self.epoch_offset = int(self.carried.get("epochs", 0))
+        es = self.early_stopping
+        if es is not None and "es_best" in state:
+            es.resume(
+                float(state["es_best"]),
+                int(state.get("es_best_epoch", 0)),
+                int(state.get("es_wait", 0)),
+            )
 
     # -- figures ------------------------------------------------------------------------
     def totals(self) -> Totals:
@@ -427,7 +447,7 @@ class TrainingSession:
             self.stop_kind = kind
             self.stop_reason = reason
             logger.info("wattwise: stopping training: %s", reason)
-            self._view.message(f"stopping: {reason}")
+            self._show("message", f"stopping: {reason}")
 
     def record(self) -> TrainingRecord:
         """The training record so far."""
@@ -436,7 +456,12 @@ class TrainingSession:
         saved = None
         fc = self.forecast
         done = self.current_epoch
-        if fc is not None and self.planned_epochs is not None and done < self.planned_epochs:
+        if (
+            fc is not None
+            and self.stop_kind is not None
+            and self.planned_epochs is not None
+            and done < self.planned_epochs
+        ):
             saved = {
                 "planned_epochs": float(self.planned_epochs),
                 "planned_energy_j": fc.energy_j,
@@ -486,14 +511,36 @@ class TrainingSession:
         self._closed = True
         if self._epoch_name is not None and self.tracker.running:
             self.end_epoch()
+        planned = self.planned_epochs
+        if self.stop_kind is not None and planned is not None and self.current_epoch >= planned:
+            # reached in the last planned epoch: nothing was skipped, the plan ran in full
+            self.tracker._note(f"{self.stop_reason} (in the last planned epoch)")
+            self.stop_kind = self.stop_reason = None
         self.tracker._unsubscribe(self._on_reading)
-        self._view.stop(self.figures())
+        self._show("stop", self.figures())
 
     # -- internals ----------------------------------------------------------------------
+    def _show(self, what: str, *args: Any) -> None:
+        """Call the live view; a failing display (a printer that raises, no IPython) is
+        replaced by nothing and logged, never raised into the training loop."""
+        try:
+            getattr(self._view, what)(*args)
+        except Exception as exc:
+            fallback: LiveView = (
+                PlainView(self._printer) if what == "start" and self._printer is None else OffView()
+            )
+            logger.warning(
+                "wattwise: live display %s: %s: %s",
+                "falls back to plain lines" if isinstance(fallback, PlainView) else "turned off",
+                type(exc).__name__,
+                exc,
+            )
+            self.tracker._note(f"live display replaced after an error: {exc}")
+            self._view = fallback
+
     def _on_reading(self, t_s: float, energy_j: float) -> None:
         if self._epoch_name is not None:
-            self._curve_t.append(t_s)
-            self._curve_j.append(energy_j)
+            self._curve.append((t_s, energy_j))
 
     def _run_totals(self) -> Totals:
         totals: Totals = self.tracker._latest_totals()
@@ -551,8 +598,11 @@ class TrainingSession:
                 )
                 self.budget_warning = msg
                 self.tracker._note(msg)
-                warnings.warn(msg, BudgetWarning, stacklevel=3)
-                self._view.message(msg)
+                self._show("message", msg)
+                try:
+                    warnings.warn(msg, BudgetWarning, stacklevel=3)
+                except BudgetWarning:  # warnings turned into errors: never break training
+                    logger.warning("wattwise: %s", msg)
 
     def _early_stop_check(self, metrics: Mapping[str, float], epoch: int) -> None:
         es = self.early_stopping
@@ -566,7 +616,8 @@ class TrainingSession:
         s = self._steps
         if not s.ends:
             return []
-        ts, js = self._curve_t, self._curve_j
+        curve = sorted(self._curve)
+        ts, js = [c[0] for c in curve], [c[1] for c in curve]
         if len(ts) < 2:
             return [0.0] * len(s.ends)
 
