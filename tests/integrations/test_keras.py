@@ -380,6 +380,18 @@ def test_live_auto_is_quiet_with_verbose_0(
     assert captured.out == "" and captured.err == ""
 
 
+def test_wattwise_live_off_prints_nothing(
+    data: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WATTWISE_LIVE", "off")
+    cb = energy_cb(live=None)  # the config's live, from the environment
+    fit(data, [cb], epochs=1, verbose=2)  # auto would print a line after Keras's
+    assert cb.result.training is not None and cb.result.training.epochs == 1
+    captured = capsys.readouterr()
+    assert "val_loss" in captured.out  # Keras's own epoch line
+    assert "wattwise" not in captured.out + captured.err
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 
 from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar  # noqa: E402
-from lightning.pytorch.loggers import CSVLogger  # noqa: E402
+from lightning.pytorch.loggers import CSVLogger, Logger  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from wattwise import EarlyStopping, Tracker, get_store  # noqa: E402
@@ -119,6 +119,38 @@ def trainer(tmp_path: Path, callbacks: Sequence[Any], max_epochs: int = 2, **kw:
 
 def epochs_of(record: RunRecord) -> list[Any]:
     return [p for p in record.phases if p.kind == "epoch"]
+
+
+class Recording(Logger):
+    """A logger that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: list[dict[str, float]] = []
+
+    @property
+    def name(self) -> str:
+        return "recording"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.metrics.append(dict(metrics))
+
+    def names(self) -> set[str]:
+        return {k for m in self.metrics for k in m}
+
+
+def quiet_bar(lines: list[str]) -> Any:
+    """A progress bar whose ``print`` appends to ``lines``."""
+    bar = TQDMProgressBar()
+    bar.print = lambda *args, **kwargs: lines.append(" ".join(map(str, args)))  # type: ignore[method-assign]
+    return bar
 
 
 def test_fit_records_epochs_validation_and_logs_metrics(tmp_path: Path) -> None:
@@ -253,6 +285,85 @@ def test_budget_stops_the_fit(tmp_path: Path) -> None:
     assert tr.total_energy_j >= 3.6
 
 
+def test_epochs_without_validation_carry_no_stale_validation_metrics(tmp_path: Path) -> None:
+    # validation after epochs 1 and 3 only; val_loss improves at every validation. A stale
+    # val_loss on epoch 2 (epoch 1's) would count as no improvement and stop the fit there
+    energy = EnergyCallback(
+        early_stopping=EarlyStopping("val_loss", patience=1), live="off", **options()
+    )
+    t = trainer(tmp_path, [energy], max_epochs=4, check_val_every_n_epoch=2)
+    t.fit(Tiny())
+    record = energy.result
+    tr = record.training
+    assert tr is not None
+    assert (record.status, tr.stop_kind, tr.epochs, t.current_epoch) == ("completed", None, 4, 4)
+    epochs = epochs_of(record)
+    assert [("val_loss" in p.metrics) for p in epochs] == [False, True, False, True]
+    assert [("validation_energy_j" in p.metrics) for p in epochs] == [False, True, False, True]
+    assert [p.metrics["val_loss"] for p in epochs[1::2]] == pytest.approx([1 / 2, 1 / 4])
+    assert all("train_loss" in p.metrics for p in epochs)  # updated every epoch: kept
+    assert tr.early_stopping is not None and tr.early_stopping["best_epoch"] == 3
+
+
+def test_single_process_budget_stop_is_mid_epoch_and_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[bool, bool]] = []
+    energy = EnergyCallback(budget_kwh=1e-6, live="off", **options())
+    t = trainer(tmp_path, [energy], max_epochs=3)
+    real = t.strategy.reduce_boolean_decision
+
+    def reduce(decision: bool, all: bool = True) -> bool:
+        calls.append((decision, all))
+        return bool(real(decision, all))
+
+    monkeypatch.setattr(t.strategy, "reduce_boolean_decision", reduce)
+    t.fit(Tiny(step_sleep_s=0.05))
+    tr = energy.result.training
+    assert tr is not None and tr.stop_kind == "budget"
+    assert tr.steps < BATCHES and tr.epochs == 1  # right after the step that crossed it
+    assert calls == []  # no collective in a single process
+
+
+@pytest.mark.filterwarnings("ignore::wattwise.BudgetWarning")
+def test_distributed_stop_is_decided_at_the_epoch_end_by_every_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With world_size > 1 (a stub strategy here) a budget stops the fit at the epoch's
+    end, through a collective every process calls, never in the middle of an epoch."""
+
+    def fit(others_stop_at: int | None, **kwargs: Any) -> tuple[Any, list[tuple[bool, bool]]]:
+        calls: list[tuple[bool, bool]] = []
+
+        def reduce(decision: bool, all: bool = True) -> bool:
+            calls.append((decision, all))
+            epoch = t.current_epoch
+            return decision or (others_stop_at is not None and epoch >= others_stop_at)
+
+        energy = EnergyCallback(live="off", **kwargs, **options())
+        t = trainer(tmp_path, [energy], max_epochs=4)
+        monkeypatch.setattr(t.strategy, "world_size", 2, raising=False)
+        monkeypatch.setattr(t.strategy, "reduce_boolean_decision", reduce)
+        assert t.world_size == 2
+        t.fit(Tiny(step_sleep_s=0.05))
+        return energy.result, calls
+
+    # this process reaches its budget in epoch 0: it finishes the epoch, then all stop
+    record, calls = fit(None, budget_kwh=1e-6)
+    tr = record.training
+    assert tr is not None
+    assert (record.status, tr.stop_kind, tr.epochs, tr.steps) == ("stopped", "budget", 1, BATCHES)
+    assert calls == [(True, False), (True, False)]  # stop? then: a budget stop?
+
+    # another process reached its budget in epoch 1: this one stops with it
+    record, calls = fit(1)
+    tr = record.training
+    assert tr is not None
+    assert (record.status, tr.stop_kind, tr.epochs) == ("stopped", "budget", 2)
+    assert "another process" in (tr.stop_reason or "")
+    assert calls == [(False, False), (False, False), (False, False)]
+
+
 def test_energy_aware_early_stopping(tmp_path: Path) -> None:
     energy = EnergyCallback(
         early_stopping=EarlyStopping("val_loss", patience=1), live="off", **options()
@@ -272,8 +383,7 @@ def test_energy_aware_early_stopping(tmp_path: Path) -> None:
 
 def test_lightning_early_stopping_is_a_host_stop(tmp_path: Path) -> None:
     lines: list[str] = []
-    bar = TQDMProgressBar()
-    bar.print = lambda *args, **kwargs: lines.append(" ".join(map(str, args)))
+    bar = quiet_bar(lines)
     energy = EnergyCallback(**options())  # live="auto": lines through the progress bar
     stopper = LightningEarlyStopping("val_loss", patience=1, mode="min")
     t = trainer(tmp_path, [energy, stopper, bar], max_epochs=5, enable_progress_bar=True)
@@ -288,6 +398,62 @@ def test_lightning_early_stopping_is_a_host_stop(tmp_path: Path) -> None:
     epoch_lines = [x for x in lines if x.startswith("wattwise Tiny")]
     assert len(epoch_lines) == 2 and "2/5 epochs" in epoch_lines[-1]
     assert any("stopping: EarlyStopping" in x for x in lines)
+
+
+def test_wattwise_live_off_prints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WATTWISE_LIVE", "off")
+    lines: list[str] = []
+    energy = EnergyCallback(**options())  # live=None: the config's, from the environment
+    t = trainer(tmp_path, [energy, quiet_bar(lines)], max_epochs=2, enable_progress_bar=True)
+    t.fit(Tiny())
+    assert energy.result.training is not None and energy.result.training.epochs == 2
+    captured = capsys.readouterr()
+    assert lines == [] and "wattwise" not in captured.out + captured.err
+
+
+def test_printer_prefix_none_and_tokens_per_sample(tmp_path: Path) -> None:
+    lines: list[str] = []
+    bar_lines: list[str] = []
+    logger = Recording()
+    energy = EnergyCallback(
+        live="plain", printer=lines.append, prefix=None, tokens_per_sample=5, **options()
+    )
+    bar = quiet_bar(bar_lines)
+    t = trainer(tmp_path, [energy, bar], max_epochs=1, logger=logger, enable_progress_bar=True)
+    t.fit(Tiny())
+    tr = energy.result.training
+    assert tr is not None and (tr.samples, tr.tokens) == (BATCHES * BATCH, BATCHES * BATCH * 5)
+    assert epochs_of(energy.result)[0].metrics["energy_per_token_j"] > 0
+    assert len(lines) == 1 and lines[0].startswith("wattwise Tiny") and bar_lines == []
+    assert "train_loss" in logger.names()  # Lightning's own logs still go through
+    assert not any(k.startswith("energy") for k in logger.names())
+
+
+def test_budget_used_is_logged_live(tmp_path: Path) -> None:
+    logger = Recording()
+    energy = EnergyCallback(budget_kwh=1.0, log_every_n_steps=2, live="off", **options())
+    trainer(tmp_path, [energy], max_epochs=1, logger=logger).fit(Tiny())
+    live = [m for m in logger.metrics if "energy/power_w" in m]
+    assert len(live) == BATCHES // 2
+    assert all(0 < m["energy/budget_used"] < 1e-3 for m in live)
+
+
+def test_other_ranks_log_and_show_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(pl.Trainer, "is_global_zero", property(lambda self: False))
+    lines: list[str] = []
+    logger = Recording()
+    energy = EnergyCallback(live="plain", printer=lines.append, log_every_n_steps=1, **options())
+    trainer(tmp_path, [energy], max_epochs=2, logger=logger).fit(Tiny())
+    record = energy.result
+    assert record.training is not None and record.training.epochs == 2  # still measured
+    assert "train_loss" in logger.names()
+    assert not any(k.startswith("energy/") for k in logger.names())
+    captured = capsys.readouterr()
+    assert lines == [] and "wattwise" not in captured.out + captured.err
 
 
 def test_exception_in_training_marks_the_run_failed(tmp_path: Path) -> None:
@@ -379,6 +545,14 @@ def test_bad_arguments() -> None:
         EnergyCallback(zoen="FRA")
     with pytest.raises(ConfigError, match="live"):
         EnergyCallback(live="loud")
+    with pytest.raises(ConfigError, match="prefix"):
+        EnergyCallback(prefix=3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="printer"):
+        EnergyCallback(printer="stderr")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="tokens_per_sample"):
+        EnergyCallback(tokens_per_sample=0)
+    with pytest.raises(ConfigError, match="not both"):
+        EnergyCallback(tokens_per_sample=2, tokens_fn=len)
     with pytest.raises(ConfigError, match="log_every_n_steps"):
         EnergyCallback(log_every_n_steps=0)
     with pytest.raises(ConfigError, match=r"wattwise\.EarlyStopping"):

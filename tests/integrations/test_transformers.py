@@ -6,6 +6,7 @@ an exact counter, so every energy below is a known power times a measured time.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -389,6 +390,53 @@ def test_failures_crash_and_context_manager(tmp_path: Path) -> None:
     runs = get_store(str(tmp_path / "runs.db")).list_runs()
     assert sorted(r.status for r in runs) == ["completed", "failed", "interrupted"]
     assert not [t for t in threading.enumerate() if t.name == "wattwise-sampler"]
+
+
+class _Terminal(io.StringIO):
+    """Standard error as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("disable_tqdm", [False, True])
+def test_live_auto_at_a_terminal_is_plain_beside_the_progress_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, disable_tqdm: bool
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    cb = energy_cb(live="auto")
+    views: list[str] = []
+
+    class Probe(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            assert cb.session is not None
+            views.append(type(cb.session._view).__name__)
+
+    trainer = make_trainer(tmp_path, [cb, Probe()], max_steps=2, disable_tqdm=disable_tqdm)
+    trainer.train()
+    assert cb.result.training is not None and cb.result.training.steps == 2
+    if disable_tqdm:  # no bar to share the row with: the rich line, as anywhere else
+        assert set(views) == {"RichView"}
+        return
+    # the Trainer's tqdm bar is drawn on that terminal: no rich line fighting it for the
+    # row, but plain lines written above the bar
+    assert set(views) == {"PlainView"}
+    out = terminal.getvalue()
+    assert "it/s]" in out or "%|" in out  # the bar was drawn there
+    lines = [line for line in out.splitlines() if line.startswith("wattwise hf-test")]
+    assert len(lines) == 1 and "1/1 epochs" in lines[0]
+
+
+def test_wattwise_live_off_prints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WATTWISE_LIVE", "off")
+    cb = energy_cb(live=None)  # the config's live, from the environment
+    make_trainer(tmp_path, [cb], max_steps=2).train()
+    assert cb.result.training is not None and cb.result.training.steps == 2
+    captured = capsys.readouterr()
+    assert "wattwise" not in captured.out + captured.err
 
 
 def test_invalid_arguments() -> None:

@@ -18,10 +18,21 @@ Works with every Keras 3 backend (it never picks one). What it does:
   ``epochs``.
 * Each epoch is measured from ``on_epoch_begin`` to ``on_epoch_end``, validation
   included, and recorded with the epoch's numeric logs (``loss``, ``val_loss`` ...). The
-  energy figures are added to the epoch's ``logs`` (``energy/epoch_j``,
-  ``energy/total_kwh``, ``energy/forecast_kwh`` ...), so they land in ``History`` and in
+  energy figures are added to the epoch's ``logs``, so they land in ``History`` and in
   any logger after this callback (CSVLogger, TensorBoard); ``prefix=None`` leaves the
-  logs alone. Keras's progress line shows them too.
+  logs alone. Keras's progress line shows them too. The keys (after ``prefix``,
+  ``energy/`` by default; nothing between epochs):
+
+  ==================  ========================================================
+  when                keys
+  ==================  ========================================================
+  each epoch's end    ``epoch_j``, ``epoch_s``, ``epoch_co2_g``,
+                      ``epoch_power_w``, ``total_j``, ``total_kwh``,
+                      ``total_co2_g``, ``total_cost``, ``samples_per_s``,
+                      ``j_per_sample``, ``j_per_token``, ``forecast_kwh``,
+                      ``forecast_co2_g``, ``forecast_s`` (those that apply)
+  ==================  ========================================================
+
 * Each training batch is one ``step()``. Keras 3 tells callbacks neither the batch size
   nor the number of samples, so samples are counted only when you pass ``batch_size``
   (or, with older Keras, ``self.params`` holds one); the last, smaller batch of an epoch

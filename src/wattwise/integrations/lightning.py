@@ -10,11 +10,42 @@
     trainer.fit(model, datamodule)
     energy.result.training.saved          # what stopping early saved against the forecast
 
-Each training epoch is an ``epoch {i}`` phase with its steps, samples and the epoch's
-``trainer.callback_metrics`` (``val_loss`` ...); validation and test runs are phases of
-their own (``validation {i}``, ``test``). Figures go to the trainer's loggers under
-``energy/`` from global rank zero. The callback's ``state_dict`` carries the run's totals
-in Lightning checkpoints, so ``fit(ckpt_path=...)`` continues the count.
+Each training epoch is an ``epoch {i}`` phase with its steps, samples and the
+``trainer.callback_metrics`` updated during the epoch (``train_loss``, ``val_loss`` ...);
+validation and test runs are phases of their own (``validation {i}``, ``test``). A
+metric that was not updated in an epoch is not recorded with it: with
+``check_val_every_n_epoch=2`` the epochs without a validation carry no ``val_loss``, and
+energy-aware early stopping on ``val_loss`` counts only the epochs that were validated.
+The callback's ``state_dict`` carries the run's totals in Lightning checkpoints, so
+``fit(ckpt_path=...)`` continues the count.
+
+Figures go to the trainer's loggers from global rank zero (none with ``prefix=None``),
+at the trainer's ``global_step``:
+
+=====================  ==========================================================
+when                   keys (after ``prefix``, ``energy/`` by default)
+=====================  ==========================================================
+every n batches        ``total_j``, ``power_w``, ``co2_g`` (``budget_used`` with a
+                       budget); n is ``log_every_n_steps``
+each epoch's end       ``epoch_j``, ``epoch_s``, ``epoch_co2_g``, ``epoch_power_w``,
+                       ``total_j``, ``total_kwh``, ``total_co2_g``, ``total_cost``,
+                       ``samples_per_s``, ``j_per_sample``, ``j_per_token``,
+                       ``forecast_kwh``, ``forecast_co2_g``, ``forecast_s`` (those
+                       that apply: samples, tokens, a forecast)
+validated epoch end    ``train_epoch_j``, ``validation_epoch_j`` as well
+=====================  ==========================================================
+
+The live display (``live``; None: the tracker config's ``live``, ``WATTWISE_LIVE``) is
+shown by global rank zero only. With ``auto`` or ``plain`` and a progress bar, the epoch
+lines go through the bar's ``print`` so that they do not break it.
+
+Distributed training (``trainer.world_size > 1``): every process runs the callback with
+its own tracker, budget and early-stopping state. A process that left an epoch on its own
+would leave the others waiting in a collective forever, so with several processes a
+stop is decided at the end of each epoch, by all processes together
+(``trainer.strategy.reduce_boolean_decision``, any process asking is enough), never in
+the middle of one: a budget can then be passed by up to one epoch's energy. A single
+process stops right after the optimizer step in which the budget was reached.
 
 Importing this module imports Lightning (``lightning.pytorch``, or the older
 ``pytorch_lightning``); ``import wattwise`` never does.
@@ -49,6 +80,8 @@ __all__ = ["EnergyCallback", "infer_batch_size"]
 logger = logging.getLogger("wattwise")
 
 Status = Literal["completed", "failed", "interrupted", "stopped"]
+
+_NONE: Any = object()  # no such entry
 
 #: keyword arguments a new Tracker takes: its own, and every configuration field
 _TRACKER_OPTIONS = {"config", "tags", "store", "sensors", "pid", "command"} | {
@@ -118,6 +151,14 @@ def _exit_status(exc: BaseException) -> tuple[Status, str]:
     return "interrupted", f"interrupted by {type(exc).__name__}"
 
 
+def _positive_int(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"invalid {name}={value!r}: an integer ≥ 1")
+    return value
+
+
 class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
     """Measures a Lightning fit (and test/validate runs) with a wattwise Tracker.
 
@@ -129,14 +170,18 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         budget_kwh, budget_gco2e, budget_cost: limits; the fit stops when one is reached.
         early_stopping: an energy-aware :class:`~wattwise.early_stopping.EarlyStopping`
             rule on a metric in ``trainer.callback_metrics`` (``val_loss``).
-        live: the live display (``auto``/``rich``/``plain``/``notebook``/``off``); with
-            ``auto`` and a progress bar, epoch lines go through the bar's ``print``.
+        live: the live display (``auto``/``rich``/``plain``/``notebook``/``off``; None:
+            the tracker config's ``live``); with ``auto`` or ``plain`` and a progress bar,
+            epoch lines go through the bar's ``print``.
+        printer: where plain live lines go (default: the progress bar's ``print``, else
+            standard error).
         log_every_n_steps: batches between live totals sent to the loggers (default:
             the trainer's ``log_every_n_steps``).
-        prefix: prefix of the logged metric names.
+        prefix: prefix of the logged metric names; None sends nothing to the loggers.
         samples_fn: ``samples_fn(batch) -> int`` samples in a batch (default: inferred,
             see :func:`infer_batch_size`).
         tokens_fn: ``tokens_fn(batch) -> int`` tokens in a batch, for per-token figures.
+        tokens_per_sample: tokens in each sample, instead of ``tokens_fn``.
         **tracker_options: options of the new :class:`~wattwise.tracking.Tracker`
             (``store``, ``sensors``, ``zone``, ``interval_s`` ...).
 
@@ -154,11 +199,13 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         budget_gco2e: float | None = None,
         budget_cost: float | None = None,
         early_stopping: EarlyStopping | None = None,
-        live: str = "auto",
+        live: str | None = None,
+        printer: Callable[[str], None] | None = None,
         log_every_n_steps: int | None = None,
-        prefix: str = "energy/",
+        prefix: str | None = "energy/",
         samples_fn: Callable[[Any], int] | None = None,
         tokens_fn: Callable[[Any], int] | None = None,
+        tokens_per_sample: int | None = None,
         **tracker_options: Any,
     ) -> None:
         super().__init__()
@@ -170,7 +217,7 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         unknown = sorted(set(tracker_options) - _TRACKER_OPTIONS)
         if unknown:
             raise ConfigError(f"unknown tracker option(s): {', '.join(unknown)}")
-        if live not in MODES:
+        if live is not None and live not in MODES:
             raise ConfigError(f"invalid live={live!r}: must be one of {', '.join(MODES)}")
         if log_every_n_steps is not None and (
             isinstance(log_every_n_steps, bool)
@@ -186,12 +233,20 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         for label, fn in (("samples_fn", samples_fn), ("tokens_fn", tokens_fn)):
             if fn is not None and not callable(fn):
                 raise ConfigError(f"invalid {label}={fn!r}: a callable taking the batch")
+        if printer is not None and not callable(printer):
+            raise ConfigError(f"invalid printer={printer!r}: a callable taking a line")
+        if prefix is not None and not isinstance(prefix, str):
+            raise ConfigError(f"invalid prefix={prefix!r}: a string or None")
+        self.tokens_per_sample = _positive_int("tokens_per_sample", tokens_per_sample)
+        if tokens_fn is not None and tokens_per_sample is not None:
+            raise ConfigError("pass tokens_fn or tokens_per_sample, not both")
         limits = (budget_kwh, budget_gco2e, budget_cost)
         self.budget = Budget(*limits) if any(v is not None for v in limits) else None
         self.name = name
         self.tracker: Tracker | None = tracker
         self.early_stopping = early_stopping
         self.live = live
+        self.printer = printer
         self.log_every_n_steps = log_every_n_steps
         self.prefix = prefix
         self.samples_fn = samples_fn
@@ -235,11 +290,11 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         tracker = self._start(trainer, pl_module)
         max_epochs = trainer.max_epochs
         planned = max_epochs if isinstance(max_epochs, int) and max_epochs > 0 else None
-        live = self.live if trainer.is_global_zero else "off"
-        printer = None
+        live = (self.live or tracker.config.live) if trainer.is_global_zero else "off"
+        printer = self.printer
         bar = trainer.progress_bar_callback
-        if live == "auto" and bar is not None:
-            printer = bar.print
+        if printer is None and bar is not None and live in ("auto", "plain"):
+            printer = bar.print  # a line printed past the bar would break it
         session = tracker.training(
             planned_epochs=planned,
             budget=self.budget,
@@ -268,7 +323,11 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         self._last_global_step = trainer.global_step
         # read once per epoch, not per batch: the per-batch hook stays a few µs
         self._is_zero = bool(trainer.is_global_zero)
+        self._distributed = int(getattr(trainer, "world_size", 1) or 1) > 1
         self._every_n = self._every(trainer)
+        # what the metrics were: an entry still the same object at the epoch's end was
+        # not updated during it (a validation that did not run this epoch)
+        self._metrics_before: dict[str, Any] = dict(trainer.callback_metrics)
         session.begin_epoch(index=trainer.current_epoch)
 
     def on_train_batch_end(
@@ -282,12 +341,15 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         self._pending_samples += int(n or 0)
         if self.tokens_fn is not None:
             self._pending_tokens += int(self.tokens_fn(batch) or 0)
+        elif self.tokens_per_sample is not None:
+            self._pending_tokens += int(n or 0) * self.tokens_per_sample
         self._pending_batches += 1
         global_step = trainer.global_step
         if global_step != self._last_global_step:
             self._last_global_step = global_step
             self._flush(session)
-        if session.should_stop and session.stop_kind != "host":
+        # with several processes only at the epoch's end, all together (see the module)
+        if session.should_stop and session.stop_kind != "host" and not self._distributed:
             trainer.should_stop = True
         self._batches += 1
         if self._is_zero and self._batches % self._every_n == 0:
@@ -298,7 +360,7 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         session = self.session
         if session is None or not session.epoch_open:
             return
-        self._end_epoch(trainer, session)
+        self._end_epoch(trainer, session, decide=True)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         """Note a stop by the trainer before its plan, and stop a run this callback began."""
@@ -307,7 +369,7 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         if session is None or tracker is None or not tracker.running:
             return
         if session.epoch_open:
-            self._end_epoch(trainer, session)
+            self._end_epoch(trainer, session, decide=False)
         planned = session.planned_epochs
         done = trainer.current_epoch
         if planned is not None and done < planned and not session.should_stop:
@@ -389,7 +451,9 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         self._pending_batches = 0
         self._last_global_step = 0
         self._is_zero = True
+        self._distributed = False
         self._every_n = 50
+        self._metrics_before = {}
         self._val_energy_j = 0.0
         self._val_s = 0.0
         self._val_runs = 0
@@ -456,26 +520,54 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         session.step(samples=self._pending_samples, tokens=self._pending_tokens or None)
         self._pending_samples = self._pending_tokens = self._pending_batches = 0
 
-    def _end_epoch(self, trainer: Any, session: TrainingSession) -> None:
+    def _end_epoch(self, trainer: Any, session: TrainingSession, *, decide: bool) -> None:
+        """Record the epoch with the metrics updated during it; ``decide``: whether to stop."""
         self._flush(session)
         self._end_phase()
-        metrics = _float_metrics(trainer.callback_metrics)
-        metrics = {k: v for k, v in metrics.items() if not k.startswith(self.prefix)}
+        before = self._metrics_before
+        fresh = {k: v for k, v in trainer.callback_metrics.items() if before.get(k, _NONE) is not v}
+        metrics = _float_metrics(fresh)
+        prefix = self.prefix
+        if prefix:
+            metrics = {k: v for k, v in metrics.items() if not k.startswith(prefix)}
         validated = self._val_runs > 0
         if validated:
             metrics["validation_energy_j"] = self._val_energy_j
             metrics["validation_s"] = self._val_s
         summary = session.end_epoch(**metrics)
-        logged = summary.as_metrics(self.prefix)
+        train_j = max(0.0, summary.energy_j - self._val_energy_j)
         if validated:
-            train_j = max(0.0, summary.energy_j - self._val_energy_j)
             self._amend_epoch(summary.epoch, {"train_energy_j": train_j})
-            logged[self.prefix + "train_epoch_j"] = train_j
-            logged[self.prefix + "validation_epoch_j"] = self._val_energy_j
-        if self._stop_asked(session):
-            trainer.should_stop = True
-        if trainer.is_global_zero:
+        if decide:
+            self._decide_stop(trainer, session)
+        if prefix is not None and trainer.is_global_zero:
+            logged = summary.as_metrics(prefix)
+            if validated:
+                logged[prefix + "train_epoch_j"] = train_j
+                logged[prefix + "validation_epoch_j"] = self._val_energy_j
             self._log(trainer, logged)
+
+    def _decide_stop(self, trainer: Any, session: TrainingSession) -> None:
+        """Set ``trainer.should_stop`` when wattwise asks; with several processes, when any
+        of them asks (collectives that every process calls, here at every epoch's end)."""
+        asked = self._stop_asked(session)
+        if not self._distributed:
+            if asked:
+                trainer.should_stop = True
+            return
+        strategy = trainer.strategy
+        if not strategy.reduce_boolean_decision(asked, all=False):
+            return
+        budget = strategy.reduce_boolean_decision(
+            asked and session.stop_kind == "budget", all=False
+        )
+        if not asked:
+            what = "budget" if budget else "early-stopping rule"
+            session.request_stop(
+                "budget" if budget else "early_stopping",
+                f"another process of the distributed fit reached its {what}",
+            )
+        trainer.should_stop = True
 
     def _amend_epoch(self, index: int, metrics: Mapping[str, float]) -> None:
         """Add figures to the record of epoch ``index`` just finished."""
@@ -517,18 +609,19 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
 
     def _log_live(self, trainer: Any, session: TrainingSession) -> None:
         tracker = self.tracker
-        assert tracker is not None
-        t = session.totals()
         p = self.prefix
+        if tracker is None or p is None:
+            return
+        t = session.totals()
         power = tracker.power_w()
-        self._log(
-            trainer,
-            {
-                p + "total_j": t.energy_j,
-                p + "power_w": power if math.isfinite(power) else 0.0,
-                p + "co2_g": t.co2_g,
-            },
-        )
+        metrics = {
+            p + "total_j": t.energy_j,
+            p + "power_w": power if math.isfinite(power) else 0.0,
+            p + "co2_g": t.co2_g,
+        }
+        if session.budget.active:
+            metrics[p + "budget_used"] = session.budget.fraction_used(t.energy_j, t.co2_g, t.cost)
+        self._log(trainer, metrics)
 
     @staticmethod
     def _log(trainer: Any, metrics: dict[str, float]) -> None:

@@ -33,14 +33,32 @@ How the Trainer's events map onto the :class:`~wattwise.training.TrainingSession
   short batch of an epoch is counted full), and tokens: ``tokens_per_sample × samples``
   when given, else this process's share of the growth of ``state.num_input_tokens_seen``
   when ``include_num_input_tokens_seen`` is on.
-* ``on_log`` adds ``energy/total_j``, ``energy/power_w``, ``energy/co2_g`` (and
-  ``energy/budget_used`` with a budget) to every log, and the figures of an epoch that
-  ended since the last log (:meth:`~wattwise.training.EpochSummary.as_metrics`) to the
-  next one. ``Trainer.log`` stores a copy of the logs in ``state.log_history`` before
+* ``on_log`` adds the live figures to every log, and the figures of an epoch that ended
+  since the last log (:meth:`~wattwise.training.EpochSummary.as_metrics`) to the next
+  one (from the world's process 0; keys after ``prefix``, ``energy/`` by default):
+
+  ========================  =================================================
+  when                      keys
+  ========================  =================================================
+  every log                 ``total_j``, ``power_w``, ``co2_g`` (``budget_used``
+                            with a budget)
+  next log after an epoch   ``epoch_j``, ``epoch_s``, ``epoch_co2_g``,
+                            ``epoch_power_w``, ``total_kwh``, ``total_co2_g``,
+                            ``total_cost``, ``samples_per_s``, ``j_per_sample``,
+                            ``j_per_token``, ``forecast_kwh``,
+                            ``forecast_co2_g``, ``forecast_s`` (those that apply)
+  ========================  =================================================
+
+  ``Trainer.log`` stores a copy of the logs in ``state.log_history`` before
   calling the callbacks, so that entry is amended as well. The ``report_to`` loggers
   (TensorBoard, W&B ...) are callbacks that come before the ones passed to ``Trainer``
   and have sent the logs by then: :meth:`EnergyCallback.attach` puts the callback just
   after ``DefaultFlowCallback`` so that they see these figures too.
+* Live display (``live``; None: the tracker config's ``live``, ``WATTWISE_LIVE``), from
+  the world's process 0: while the Trainer draws its tqdm progress bar (unless
+  ``disable_tqdm``), ``auto`` and ``plain`` print one line per epoch through
+  ``tqdm.write`` (or ``printer``), not a rich live line that would fight the bar for the
+  same row; with ``disable_tqdm=True``, ``auto`` picks as anywhere else.
 * The callback stops training only through ``TrainerControl.should_training_stop``:
   after the step in which the budget is reached, or after the epoch at which energy-aware
   early stopping fires. When the Trainer stops before its plan for another reason (its own
@@ -113,8 +131,10 @@ class EnergyCallback(TrainerCallback, ExportableState):
         early_stopping: energy-aware early stopping on a metric of the epoch
             (``EarlyStopping("eval_loss")``; the Trainer prefixes evaluation metrics).
         live: live display (``auto``/``rich``/``plain``/``notebook``/``off``; None: the
-            config's ``live``), shown by the world's process 0 only.
-        printer: where plain live lines go (default: standard error).
+            config's ``live``), shown by the world's process 0 only; with the Trainer's
+            progress bar on, ``auto`` means plain lines (see the module notes).
+        printer: where plain live lines go (default: ``tqdm.write`` while the Trainer's
+            progress bar is on, else standard error).
         prefix: prefix of the keys added to the Trainer's logs.
         tokens_per_sample: tokens in each sample, for energy per token (default: the
             Trainer's count when ``include_num_input_tokens_seen`` is on).
@@ -253,12 +273,13 @@ class EnergyCallback(TrainerCallback, ExportableState):
             tracker.start()
         n = getattr(state, "num_train_epochs", 0) or math.ceil(args.num_train_epochs)
         planned = n if isinstance(n, int) and 0 < n < sys.maxsize else None
+        live, printer = self._display(args)
         self.session = tracker.training(
             planned_epochs=planned,
             budget=self.budget,
             early_stopping=self.early_stopping,
-            live=(self.live or tracker.config.live) if self._main else "off",
-            printer=self.printer,
+            live=live,
+            printer=printer,
         )
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)
         self._pending = self._late_metrics = False
@@ -433,6 +454,14 @@ class EnergyCallback(TrainerCallback, ExportableState):
             self._delegate = target if target is not None and target is not self else self
         return self._delegate if self._delegate is not None else self
 
+    def _display(self, args: Any) -> tuple[str, Callable[[str], None] | None]:
+        """The live mode and printer: plain lines beside the Trainer's tqdm bar."""
+        mode = (self.live or self.tracker.config.live) if self._main else "off"
+        printer = self.printer
+        if mode in ("auto", "plain") and not getattr(args, "disable_tqdm", False):
+            return "plain", printer or _tqdm_write
+        return mode, printer
+
     def _active(self) -> TrainingSession | None:
         session = self.session
         return session if session is not None and self.tracker.running else None
@@ -459,6 +488,16 @@ class EnergyCallback(TrainerCallback, ExportableState):
         self._fresh = session.end_epoch(**metrics)
         if _any_process(session.should_stop, args):
             control.should_training_stop = True
+
+
+def _tqdm_write(line: str) -> None:
+    """Print a line above any tqdm bar (the Trainer's), on standard error."""
+    try:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:  # pragma: no cover - transformers depends on tqdm
+        print(line, file=sys.stderr, flush=True)
+        return
+    tqdm.write(line, file=sys.stderr)
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
