@@ -156,7 +156,7 @@ def print_result(result: DemoResult, console: Any) -> None:
         first = t.forecasts[0]
         errors = t.forecast_errors()
         verdict = (
-            f"{errors[first.after_epochs]:+.1%} off the actual total"
+            f"{errors[first.after_epochs]:+.1%} off"
             if first.after_epochs in errors
             else "the plan did not run in full, so it cannot be scored"
         )

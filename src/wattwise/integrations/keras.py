@@ -73,10 +73,9 @@ from typing import Any
 
 import keras
 
-from wattwise.budget import Budget
 from wattwise.early_stopping import EarlyStopping
-from wattwise.exceptions import ConfigError, TrackerStateError
-from wattwise.live import MODES
+from wattwise.exceptions import TrackerStateError
+from wattwise.integrations._options import check_options, positive_int
 from wattwise.record import RunRecord
 from wattwise.tracking import Tracker
 from wattwise.training import TrainingSession
@@ -107,14 +106,6 @@ class _Lines:
 def _to_stderr(line: str) -> None:
     sys.stdout.flush()  # Keras writes to standard output: keep the order
     print(line, file=sys.stderr, flush=True)
-
-
-def _positive_int(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"invalid {name}={value!r}: must be an integer ≥ 1")
-    return value
 
 
 def _numeric(logs: Mapping[str, Any] | None, skip: str | None) -> dict[str, float]:
@@ -174,33 +165,28 @@ class EnergyCallback(keras.callbacks.Callback):  # type: ignore[misc]
         **tracker_options: Any,
     ) -> None:
         super().__init__()
-        if live is not None and live not in MODES:
-            raise ConfigError(f"invalid live={live!r}: must be one of {', '.join(MODES)}")
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise ConfigError(
-                f"invalid early_stopping={early_stopping!r}: a wattwise.EarlyStopping"
-            )
-        if prefix is not None and not isinstance(prefix, str):
-            raise ConfigError(f"invalid prefix={prefix!r}: a string or None")
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.tokens_per_sample = _positive_int("tokens_per_sample", tokens_per_sample)
-        limits = (budget_kwh, budget_gco2e, budget_cost)
-        self.budget = Budget(*limits) if any(v is not None for v in limits) else None
-        self.early_stopping = early_stopping
-        self.live = live
-        self.prefix = prefix
+        opts = check_options(
+            tracker=tracker,
+            name=name,
+            tracker_options=tracker_options,
+            budget_kwh=budget_kwh,
+            budget_gco2e=budget_gco2e,
+            budget_cost=budget_cost,
+            early_stopping=early_stopping,
+            live=live,
+            printer=printer,
+            prefix=prefix,
+            tokens_per_sample=tokens_per_sample,
+        )
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.tokens_per_sample = opts.tokens_per_sample
+        self.budget = opts.budget
+        self.early_stopping = opts.early_stopping
+        self.live = opts.live
+        self.prefix = opts.prefix
         self.resume_from = dict(resume_from) if resume_from is not None else None
-        if tracker is not None:
-            if not isinstance(tracker, Tracker):
-                raise ConfigError(f"invalid tracker={tracker!r}: a wattwise.Tracker")
-            if name is not None or tracker_options:
-                raise ConfigError(
-                    "pass either a tracker or a name and tracker options, not both: "
-                    f"got {', '.join(['name'] * (name is not None) + sorted(tracker_options))}"
-                )
-            self.tracker = tracker
-        else:
-            self.tracker = Tracker(name, **tracker_options)  # checks the options now
+        # made now so that bad options fail here, not when fit starts
+        self.tracker = tracker if tracker is not None else Tracker(name, **tracker_options)
         self._name = name
         self._made_tracker = tracker is None
         self._owns = False

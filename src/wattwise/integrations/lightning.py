@@ -64,11 +64,10 @@ try:
 except ImportError:  # the older standalone package
     from pytorch_lightning import Callback  # type: ignore[assignment,unused-ignore]
 
-from wattwise.budget import Budget
 from wattwise.config import TrackerConfig
 from wattwise.early_stopping import EarlyStopping, EarlyStoppingState
 from wattwise.exceptions import ConfigError, TrackerStateError
-from wattwise.live import MODES
+from wattwise.integrations._options import check_options, positive_int
 
 if TYPE_CHECKING:
     from wattwise.record import Footprint, PhaseRecord, RunRecord
@@ -151,14 +150,6 @@ def _exit_status(exc: BaseException) -> tuple[Status, str]:
     return "interrupted", f"interrupted by {type(exc).__name__}"
 
 
-def _positive_int(name: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"invalid {name}={value!r}: an integer ≥ 1")
-    return value
-
-
 class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
     """Measures a Lightning fit (and test/validate runs) with a wattwise Tracker.
 
@@ -209,39 +200,34 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
         **tracker_options: Any,
     ) -> None:
         super().__init__()
-        if tracker is not None and tracker_options:
-            raise ConfigError(
-                f"tracker options ({', '.join(sorted(tracker_options))}) cannot be combined "
-                "with tracker=: configure that tracker instead"
-            )
+        opts = check_options(
+            tracker=tracker,
+            name=None,  # a given tracker keeps its own name; ``name`` is for a new one
+            tracker_options=tracker_options,
+            budget_kwh=budget_kwh,
+            budget_gco2e=budget_gco2e,
+            budget_cost=budget_cost,
+            early_stopping=early_stopping,
+            live=live,
+            printer=printer,
+            prefix=prefix,
+            tokens_per_sample=tokens_per_sample,
+            host_early_stopping=" (Lightning's own EarlyStopping goes in the trainer's callbacks)",
+        )
         unknown = sorted(set(tracker_options) - _TRACKER_OPTIONS)
         if unknown:
             raise ConfigError(f"unknown tracker option(s): {', '.join(unknown)}")
-        if live is not None and live not in MODES:
-            raise ConfigError(f"invalid live={live!r}: must be one of {', '.join(MODES)}")
-        if log_every_n_steps is not None and (
-            isinstance(log_every_n_steps, bool)
-            or not isinstance(log_every_n_steps, int)
-            or log_every_n_steps < 1
-        ):
-            raise ConfigError(f"invalid log_every_n_steps={log_every_n_steps!r}: an integer ≥ 1")
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise ConfigError(
-                f"invalid early_stopping={early_stopping!r}: a wattwise.EarlyStopping "
-                "(Lightning's own EarlyStopping goes in the trainer's callbacks)"
-            )
+        positive_int("log_every_n_steps", log_every_n_steps)
         for label, fn in (("samples_fn", samples_fn), ("tokens_fn", tokens_fn)):
             if fn is not None and not callable(fn):
                 raise ConfigError(f"invalid {label}={fn!r}: a callable taking the batch")
-        if printer is not None and not callable(printer):
-            raise ConfigError(f"invalid printer={printer!r}: a callable taking a line")
-        if prefix is not None and not isinstance(prefix, str):
-            raise ConfigError(f"invalid prefix={prefix!r}: a string or None")
-        self.tokens_per_sample = _positive_int("tokens_per_sample", tokens_per_sample)
         if tokens_fn is not None and tokens_per_sample is not None:
             raise ConfigError("pass tokens_fn or tokens_per_sample, not both")
-        limits = (budget_kwh, budget_gco2e, budget_cost)
-        self.budget = Budget(*limits) if any(v is not None for v in limits) else None
+        self.tokens_per_sample = opts.tokens_per_sample
+        self.budget = opts.budget
+        early_stopping = opts.early_stopping
+        live = opts.live
+        prefix = opts.prefix
         self.name = name
         self.tracker: Tracker | None = tracker
         self.early_stopping = early_stopping

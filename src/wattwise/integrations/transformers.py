@@ -97,7 +97,7 @@ from transformers import TrainerCallback
 from wattwise.budget import Budget
 from wattwise.early_stopping import EarlyStopping
 from wattwise.exceptions import ConfigError
-from wattwise.live import MODES
+from wattwise.integrations._options import check_options
 from wattwise.record import RunRecord
 from wattwise.tracking import PhaseHandle, Tracker
 from wattwise.training import EpochSummary, TrainingSession
@@ -160,32 +160,24 @@ class EnergyCallback(TrainerCallback, ExportableState):
         tokens_per_sample: int | None = None,
         **tracker_options: Any,
     ) -> None:
-        if tracker is not None and tracker_options:
-            raise ConfigError(
-                "pass tracker options to the Tracker you give, not to EnergyCallback: "
-                + ", ".join(sorted(tracker_options))
-            )
-        if tracker is not None and not isinstance(tracker, Tracker):
-            raise ConfigError(f"invalid tracker={tracker!r}: must be a wattwise.Tracker")
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise ConfigError(
-                f"invalid early_stopping={early_stopping!r}: must be a wattwise.EarlyStopping"
-            )
-        if live is not None and live not in MODES:
-            raise ConfigError(f"invalid live={live!r}: must be one of {', '.join(MODES)}")
+        opts = check_options(
+            tracker=tracker,
+            name=None,  # a given tracker keeps its own name; ``name`` is for a new one
+            tracker_options=tracker_options,
+            budget_kwh=budget_kwh,
+            budget_gco2e=budget_gco2e,
+            budget_cost=budget_cost,
+            early_stopping=early_stopping,
+            live=live,
+            printer=printer,
+            prefix=prefix,
+            tokens_per_sample=tokens_per_sample,
+        )
         if not isinstance(prefix, str):
             raise ConfigError(f"invalid prefix={prefix!r}: must be a string")
-        if tokens_per_sample is not None and (
-            isinstance(tokens_per_sample, bool)
-            or not isinstance(tokens_per_sample, int)
-            or tokens_per_sample < 1
-        ):
-            raise ConfigError(
-                f"invalid tokens_per_sample={tokens_per_sample!r}: must be an integer ≥ 1"
-            )
-        budget = Budget(budget_kwh, budget_gco2e, budget_cost)
+        budget = opts.budget
         self.name = name
-        self.budget: Budget | None = budget if budget.active else None
+        self.budget: Budget | None = budget
         self.early_stopping = early_stopping
         self.live = live
         self.printer = printer
