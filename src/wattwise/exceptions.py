@@ -11,6 +11,7 @@ can catch one root. The tree::
     ├── StoreError             the run store cannot be opened or written
     │   └── RunNotFoundError   no run with that id (also a KeyError)
     ├── IntensityError         a live or CSV intensity source failed
+    ├── ReportError            a run report does not match its schema, or cannot be checked
     └── TrackerStateError      misuse, e.g. a phase ended twice (also a RuntimeError)
 
 Warnings: :class:`EstimatedEnergyWarning` when a figure falls back to the estimation
@@ -26,6 +27,7 @@ __all__ = [
     "EstimatedEnergyWarning",
     "IntensityError",
     "IntensityFallbackWarning",
+    "ReportError",
     "RunNotFoundError",
     "SensorDegradedWarning",
     "SensorError",
@@ -86,6 +88,11 @@ class RunNotFoundError(StoreError, KeyError):
 
 class IntensityError(WattwiseError):
     """A carbon-intensity source (live provider, CSV) failed."""
+
+
+class ReportError(WattwiseError):
+    """A run report does not validate against its schema (the message names the
+    failing path), or it cannot be validated because ``jsonschema`` is not installed."""
 
 
 class TrackerStateError(WattwiseError, RuntimeError):

@@ -345,7 +345,10 @@ class RunRecord:
 
     The headline figures (:attr:`energy_j`, :attr:`co2_g`, ...) are those of
     ``machine`` (every joule the machine drew while the run ran) or ``process`` (the
-    tracked process tree's attributed share), as :attr:`headline` says.
+    tracked process tree's attributed share), as :attr:`headline` says. ``code`` holds
+    the git commit and branch of the working directory's checkout (``git_commit``,
+    ``git_branch``, when found); ``software`` the versions of the ML frameworks the
+    measured process had imported (``torch``, ``numpy``, ...).
     """
 
     id: str
@@ -372,6 +375,8 @@ class RunRecord:
     updated_at: datetime | None = None
     wattwise_version: str = ""
     training: TrainingRecord | None = None
+    code: Mapping[str, str] = field(default_factory=dict)
+    software: Mapping[str, str] = field(default_factory=dict)
     version: int = RECORD_VERSION
 
     # -- headline figures ---------------------------------------------------------------
@@ -424,6 +429,8 @@ class RunRecord:
         d["tags"] = dict(self.tags)
         d["events"] = list(self.events)
         d["training"] = self.training.to_dict() if self.training is not None else None
+        d["code"] = dict(self.code)
+        d["software"] = dict(self.software)
         return d
 
     @classmethod
@@ -456,5 +463,7 @@ class RunRecord:
             updated_at=_dt(d.get("updated_at")),
             wattwise_version=d.get("wattwise_version", ""),
             training=TrainingRecord.from_dict(d["training"]) if d.get("training") else None,
+            code=dict(d.get("code", {})),
+            software=dict(d.get("software", {})),
             version=d.get("version", RECORD_VERSION),
         )

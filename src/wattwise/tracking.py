@@ -60,6 +60,7 @@ from wattwise.exceptions import SensorDegradedWarning, StoreError, TrackerStateE
 from wattwise.host import HostCpu, read_cpu_info
 from wattwise.integrate import ZERO, EnergyTriple
 from wattwise.process import ProcessTree
+from wattwise.provenance import framework_versions, git_info
 from wattwise.record import (
     CarbonInfo,
     DomainRecord,
@@ -168,6 +169,7 @@ class Tracker:
         self._listeners: list[Callable[[float, float], None]] = []
         self._session: TrainingSession | None = None
         self.exit_code: int | None = None
+        self._code: dict[str, str] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
     @property
@@ -229,6 +231,7 @@ class Tracker:
         host_cpu = HostCpu(proc_root=cfg.proc_root)
         self._carbon = carbon
         self._host = _host_info(cfg.proc_root, host_cpu, sensors)
+        self._code = git_info()  # reads .git files only: no subprocess, no network
         self.id = uuid.uuid4().hex
         self.started_at = datetime.now(timezone.utc)
         self._tree = ProcessTree(self.pid)
@@ -750,6 +753,8 @@ class Tracker:
             updated_at=now,
             wattwise_version=__version__,
             training=self._session.record() if self._session is not None else None,
+            code=dict(self._code),
+            software=framework_versions(),  # those imported by now; never imports one
         )
 
 
