@@ -495,3 +495,53 @@ def runs_export(run_id: str, store: str | None, output: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- report -------------------------------------------------------------------------------
+@main.command()
+@click.argument("run_id")
+@click.option("--store", help="Run store: SQLAlchemy URL, SQLite path, or 'local'.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="The run report as JSON (wattwise run-report schema)."
+)
+@click.option("--md", "as_md", is_flag=True, help="An 'Energy and carbon' Markdown section.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the JSON or Markdown to FILE instead of standard output.",
+)
+def report(run_id: str, store: str | None, as_json: bool, as_md: bool, output: str | None) -> None:
+    """Report one run (id or an unambiguous prefix): a summary, or --json / --md.
+
+    Example: wattwise report 1c2ee4d8 --md -o ENERGY.md
+    """
+    if as_json and as_md:
+        raise click.UsageError("choose one of --json and --md")
+    if output is not None and not (as_json or as_md):
+        raise click.UsageError("--output needs --json or --md")
+    record = _store(store).get_run(run_id)
+    if as_json:
+        from wattwise.report import build_report, validate_report
+
+        document = build_report(record)
+        validate_report(document)
+        text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    elif as_md:
+        from wattwise.report.markdown import markdown_report
+
+        text = markdown_report(record)
+    else:
+        from wattwise.summary import print_summary
+
+        print_summary(record, _console(stderr=False))
+        return
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from wattwise.units import J_PER_KWH
 
-__all__ = ["Equivalent", "equivalents"]
+__all__ = ["Equivalent", "equivalents", "household_and_flight"]
 
 #: a full smartphone charge drawn from the wall: a ~12 Wh battery plus charger losses
 PHONE_CHARGE_KWH = 0.015
@@ -19,6 +19,12 @@ LED_BULB_W = 10.0
 #: an average passenger car: US EPA Greenhouse Gas Equivalencies Calculator,
 #: about 400 g CO2e per mile (4.04e-4 t/mile), i.e. 251 g per km
 CAR_G_PER_KM = 404.0 / 1.609344
+#: a long-haul economy flight, per passenger-km, radiative forcing included: UK DESNZ
+#: greenhouse gas conversion factors 2024 (condensed set), 0.150 kg CO2e per passenger-km
+FLIGHT_G_PER_PASSENGER_KM = 150.0
+#: an average US household's electricity: US EIA, 10,791 kWh per residential customer in
+#: 2022, i.e. 29.6 kWh a day
+HOUSEHOLD_KWH_PER_DAY = 10_791 / 365
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,27 @@ class Equivalent:
         v = self.value
         shown = f"{v:.2g}" if v < 10 else f"{v:,.0f}"
         return f"{shown} {self.unit}"
+
+
+def household_and_flight(energy_j: float, co2_g: float) -> tuple[Equivalent, ...]:
+    """Days of a household's electricity for the energy; flight distance for emissions."""
+    days = energy_j / J_PER_KWH / HOUSEHOLD_KWH_PER_DAY
+    household = (
+        Equivalent(days * 24 * 60, "minutes of a US household's electricity", _HOUSEHOLD)
+        if days < 1 / 24
+        else Equivalent(days, "days of a US household's electricity", _HOUSEHOLD)
+    )
+    km = co2_g / FLIGHT_G_PER_PASSENGER_KM
+    flight = (
+        Equivalent(km * 1000, "metres of a long-haul flight (one passenger)", _FLIGHT)
+        if km < 1
+        else Equivalent(km, "km of a long-haul flight (one passenger)", _FLIGHT)
+    )
+    return household, flight
+
+
+_HOUSEHOLD = "29.6 kWh/day, US EIA 2022 average residential customer"
+_FLIGHT = "150 gCO2e per passenger-km, UK DESNZ 2024, long-haul economy with radiative forcing"
 
 
 def equivalents(energy_j: float, co2_g: float) -> tuple[Equivalent, ...]:
