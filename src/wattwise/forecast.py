@@ -58,7 +58,8 @@ class Forecast:
 
     Totals are for the whole run as planned, including what was used so far. ``low``
     and ``high`` bound the energy from the spread of the epochs seen; ``rule`` names the
-    rule used (``first-epoch``, ``mean-after-first`` or ``trend-after-first``).
+    rule used: ``first-epoch``, ``first-epoch-less-warmup``, ``mean-after-first``,
+    ``trend-after-first``, or ``complete`` once every planned epoch has run.
     """
 
     after_epochs: int
