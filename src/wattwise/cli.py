@@ -464,37 +464,161 @@ def runs_show(run_id: str, store: str | None, as_json: bool) -> None:
 
 
 @runs.command("export")
-@click.argument("run_id")
+@click.argument("run_ids", nargs=-1, required=True)
 @click.option("--store", help="Run store URL or path.")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per run instead of JSON.")
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True),
     help="File to write (default: stdout).",
 )
-def runs_export(run_id: str, store: str | None, output: str | None) -> None:
-    """Export one run as JSON, with its power series."""
+def runs_export(
+    run_ids: Sequence[str], store: str | None, as_csv: bool, output: str | None
+) -> None:
+    """Export a run as JSON with its power series, or runs as CSV rows (--csv)."""
     st = _store(store)
-    record = st.get_run(run_id)
-    columns, points = st.get_series(record.id)
-    doc = record.to_dict()
-    doc["series"] = {
-        "columns": ["t0_s", "t1_s", *columns],
-        "points": [[p.t0_s, p.t1_s, *p.values] for p in points],
-    }
-    text = json.dumps(doc, indent=1)
+    if as_csv:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        rows = [_run_row(st.get_run(r)) for r in run_ids]
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+    else:
+        if len(run_ids) != 1:
+            raise click.UsageError("JSON export takes one run; use --csv for several")
+        record = st.get_run(run_ids[0])
+        columns, points = st.get_series(record.id)
+        doc = record.to_dict()
+        doc["series"] = {
+            "columns": ["t0_s", "t1_s", *columns],
+            "points": [[p.t0_s, p.t1_s, *p.values] for p in points],
+        }
+        text = json.dumps(doc, indent=1) + "\n"
     if output:
         try:
             with open(output, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+                f.write(text)
         except OSError as exc:
             raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
-        click.echo(text)
+        click.echo(text, nl=False)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def _run_row(record: Any) -> dict[str, Any]:
+    """The flat figures of a run, for CSV and comparisons (headline scope)."""
+    fp = record.footprint
+    t = record.training
+    metrics: dict[str, float] = {}
+    epochs = [p for p in record.phases if p.kind == "epoch"]
+    if epochs:
+        metrics = dict(epochs[-1].metrics)
+    return {
+        "id": record.id,
+        "name": record.name,
+        "status": record.status,
+        "started_at": record.started_at.isoformat(),
+        "duration_s": round(record.duration_s, 3),
+        "energy_j": round(fp.energy_j, 3),
+        "energy_kwh": fp.energy_kwh,
+        "energy_low_j": round(fp.energy_low_j, 3),
+        "energy_high_j": round(fp.energy_high_j, 3),
+        "method": fp.method,
+        "facility_energy_kwh": fp.facility_energy_kwh,
+        "co2_g": fp.co2_g,
+        "cost": fp.cost,
+        "currency": record.carbon.currency,
+        "zone": record.carbon.zone,
+        "intensity_g_per_kwh": record.carbon.intensity_g_per_kwh,
+        "pue": record.carbon.pue,
+        "epochs": (t.epoch_offset + t.epochs) if t is not None else "",
+        "samples": t.samples if t is not None else "",
+        "energy_per_sample_j": t.energy_per_sample_j
+        if t is not None and t.energy_per_sample_j is not None
+        else "",
+        "last_epoch_metrics": json.dumps(metrics, sort_keys=True) if metrics else "",
+    }
+
+
+@runs.command("compare")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--store", help="Run store URL or path.")
+@click.option("--metric", help="A metric logged per epoch to show (its last value).")
+def runs_compare(run_ids: Sequence[str], store: str | None, metric: str | None) -> None:
+    """Compare runs side by side; differences are relative to the first run.
+
+    Example: wattwise runs compare 1c2e 9f01 --metric val_accuracy
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from wattwise.summary import fmt_duration, fmt_energy
+
+    if len(run_ids) < 2:
+        raise click.UsageError("compare needs at least two runs")
+    st = _store(store)
+    records = [st.get_run(r) for r in run_ids]
+    base = records[0].footprint
+    base_s = records[0].duration_s
+
+    def rel(value: float, ref: float) -> str:
+        if ref == 0:
+            return ""
+        return f" ({value / ref - 1:+.1%})"
+
+    table = Table(title="runs compared (differences against the first)", title_justify="left")
+    for col in ("run", "status", "time", "energy", "method", "gCO2e", "cost", "J/sample"):
+        table.add_column(col, justify="left" if col in ("run", "status", "method") else "right")
+    if metric:
+        table.add_column(escape(metric), justify="right")
+    for i, r in enumerate(records):
+        fp = r.footprint
+        row = _run_row(r)
+        j_per = row["energy_per_sample_j"]
+        cells = [
+            f"{escape(r.name)} {r.id[:8]}",
+            r.status,
+            fmt_duration(r.duration_s) + ("" if i == 0 else rel(r.duration_s, base_s)),
+            fmt_energy(fp.energy_j) + ("" if i == 0 else rel(fp.energy_j, base.energy_j)),
+            fp.method,
+            f"{fp.co2_g:.3g}" + ("" if i == 0 else rel(fp.co2_g, base.co2_g)),
+            f"{fp.cost:.3g} {r.carbon.currency}",
+            f"{j_per:.3g}" if isinstance(j_per, float) else "—",
+        ]
+        if metric:
+            epochs = [p for p in r.phases if p.kind == "epoch" and metric in p.metrics]
+            cells.append(f"{epochs[-1].metrics[metric]:.4g}" if epochs else "—")
+        table.add_row(*cells)
+    _console(stderr=False).print(table)
+    zones = {(r.carbon.zone, r.carbon.intensity_g_per_kwh, r.carbon.pue) for r in records}
+    if len(zones) > 1:
+        click.echo(
+            "note: the runs were converted with different zones, intensities or PUEs; "
+            "compare energy, not emissions, for the hardware and code alone"
+        )
+
+
+@runs.command("delete")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--store", help="Run store URL or path.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
+    """Delete runs (ids or unambiguous prefixes) and their power series."""
+    st = _store(store)
+    records = [st.get_run(r) for r in run_ids]  # every id must resolve before anything goes
+    if not yes:
+        if not sys.stdin.isatty():
+            raise _UserError("deleting needs --yes when not run at a terminal")
+        names = ", ".join(f"{r.name} {r.id[:8]}" for r in records)
+        if not click.confirm(f"delete {len(records)} run(s): {names}?"):
+            raise _UserError("nothing deleted")
+    for r in records:
+        st.delete_run(r.id)
+    click.echo(f"deleted {len(records)} run(s)", err=True)
 
 
 # -- report -------------------------------------------------------------------------------
@@ -545,3 +669,7 @@ def report(run_id: str, store: str | None, as_json: bool, as_md: bool, output: s
     except OSError as exc:
         raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
