@@ -100,7 +100,7 @@ def run_demo(
             tracker.log(train_loss=loss.item(), val_loss=val_loss, val_accuracy=accuracy)
     record = tracker.result
     store = tracker.store
-    where = getattr(store, "location", None) or getattr(store, "url", "memory")
+    where = getattr(store, "url", "memory")
     return DemoResult(record, accuracy, len(y_train), len(y_test), str(where))
 
 

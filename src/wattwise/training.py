@@ -188,7 +188,6 @@ class TrainingSession:
         self._epoch_name: str | None = None
         self._epoch_index: int | None = None
         self._epoch_metrics: dict[str, float] = {}
-        self._last_metrics: dict[str, float] = {}
         self._last_record: PhaseRecord | None = None
         self._steps = _Steps()
         # (time, cumulative J) readings of the open epoch; one list so that the sampler
@@ -258,7 +257,6 @@ class TrainingSession:
         if self._epoch_name is not None:
             self._epoch_metrics.update(values)
         else:
-            self._last_metrics.update(values)
             if self._last_record is not None and self.tracker.running:
                 self._last_record = self.tracker._amend_phase(self._last_record, values)
             last = self.last_summary
@@ -327,7 +325,6 @@ class TrainingSession:
             totals=totals,
         )
         self.last_summary = summary
-        self._last_metrics = dict(self._epoch_metrics)
         self._check_budget(fc)
         self._early_stop_check(self._epoch_metrics, index)
         self._show("epoch_end", self.figures(), summary)

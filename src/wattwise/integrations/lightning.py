@@ -335,7 +335,7 @@ class EnergyCallback(Callback):  # type: ignore[misc,unused-ignore]
             self._last_global_step = global_step
             self._flush(session)
         # with several processes only at the epoch's end, all together (see the module)
-        if session.should_stop and session.stop_kind != "host" and not self._distributed:
+        if not self._distributed and self._stop_asked(session):
             trainer.should_stop = True
         self._batches += 1
         if self._is_zero and self._batches % self._every_n == 0:
