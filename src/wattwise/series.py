@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DownsamplingSeries", "SeriesPoint"]
+__all__ = ["DownsamplingSeries", "SeriesPoint", "downsample"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,33 @@ def _merge(points: Sequence[SeriesPoint]) -> SeriesPoint:
             for i in range(n)
         )
     return SeriesPoint(points[0].t0_s, points[-1].t1_s, values)
+
+
+def downsample(points: Sequence[SeriesPoint], max_points: int) -> list[SeriesPoint]:
+    """About ``max_points`` points, merging runs of neighbours (time-weighted means).
+
+    Energy is kept: each merged point's mean power × its span equals the sum over the
+    points it replaces. Points are never merged across a gap in time (a missing stretch
+    stays missing), so a group ends early where the next point does not follow on and a
+    series with many gaps may keep more points.
+    """
+    if max_points < 1:
+        raise ValueError("max_points must be ≥ 1")
+    if len(points) <= max_points:
+        return list(points)
+    size = -(-len(points) // max_points)  # ceil
+    out: list[SeriesPoint] = []
+    group: list[SeriesPoint] = []
+    for p in points:
+        if group and (len(group) >= size or not _follows(group[-1], p)):
+            out.append(_merge(group))
+            group = []
+        group.append(p)
+    if group:
+        out.append(_merge(group))
+    return out
+
+
+def _follows(a: SeriesPoint, b: SeriesPoint) -> bool:
+    """Whether ``b`` starts where ``a`` ends (within half of ``a``'s span)."""
+    return b.t0_s - a.t1_s <= 0.5 * max(a.t1_s - a.t0_s, 1e-9)
