@@ -17,4 +17,7 @@ fi
 .venv/bin/ruff check src tests benchmarks scripts
 .venv/bin/ruff format --check src tests benchmarks scripts
 .venv/bin/mypy
+if [ "$(id -u)" = 0 ] && [ -z "$(.venv/bin/python tests/report/chromium.py)" ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+fi
 .venv/bin/pytest "$@"
