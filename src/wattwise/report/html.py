@@ -250,7 +250,7 @@ def _power_charts(
         cum_machine.append(total)
         cum_process.append(proc)
     e_div, e_unit = _energy_scale(total)
-    step = max(1, len(cum_x) // MAX_PLOT_POINTS)
+    step = max(1, -(-len(cum_x) // (MAX_PLOT_POINTS - 1)))  # ceil; the last point is kept too
     keep = list(range(0, len(cum_x), step))
     if keep[-1] != len(cum_x) - 1:
         keep.append(len(cum_x) - 1)
