@@ -54,6 +54,48 @@ def test_compare_shows_relative_differences_and_a_metric(three: tuple[str, list[
     assert pct > 50  # 300 W against 100 W
 
 
+def _pareto_cells(stdout: str, ids: list[str]) -> list[str]:
+    """The Pareto column of each run's row in the printed table, in ``ids`` order."""
+    cells = []
+    for run_id in ids:
+        (line,) = [ln for ln in stdout.splitlines() if run_id[:8] in ln]
+        cells.append(line.strip().strip("│").split("│")[-1].strip())
+    return cells
+
+
+def test_compare_html_and_the_pareto_column(three: tuple[str, list[str]], tmp_path: Path) -> None:
+    db, ids = three  # small 100 W 0.9, big 300 W 0.95, x 50 W 0.5
+    energy = [get_store(db).get_run(i).energy_j for i in ids]
+    assert energy[2] < energy[0] < energy[1], energy  # what the expected fronts rest on
+    html = tmp_path / "compare.html"
+    args = ["runs", "compare", *ids, "--store", db, "--metric", "val_accuracy"]
+    proc = _ww(*args, "--html", str(html))
+    assert proc.returncode == 0, proc.stderr
+    header = next(ln for ln in proc.stdout.splitlines() if "Pareto" in ln)
+    assert "val_accuracy ↑" in header
+    assert _pareto_cells(proc.stdout, ids) == ["✓", "✓", "✓"]  # more energy, better accuracy
+    assert "higher is better (guessed from its name)" in proc.stdout
+    page = html.read_text(encoding="utf-8")
+    assert 'data-chart="pareto"' in page and page.count('class="dot marked"') == 3
+    assert f"wrote {html}" in proc.stderr
+    # lower accuracy "better": the cheapest run (x, also the lowest) dominates both others
+    proc = _ww(*args, "--lower-is-better")
+    assert proc.returncode == 0, proc.stderr
+    assert _pareto_cells(proc.stdout, ids) == ["", "", "✓"]
+    assert "lower is better (as asked)" in proc.stdout
+
+
+def test_compare_user_errors(three: tuple[str, list[str]], tmp_path: Path) -> None:
+    db, ids = three
+    proc = _ww("runs", "compare", *ids[:2], "--store", db, "--lower-is-better")
+    assert proc.returncode == 2 and "need --metric" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    target = tmp_path / "no-such-dir" / "compare.html"
+    proc = _ww("runs", "compare", *ids[:2], "--store", db, "--html", str(target))
+    assert proc.returncode == 2 and "cannot write" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not target.exists()
+
+
 def test_compare_needs_two_runs(three: tuple[str, list[str]]) -> None:
     db, ids = three
     proc = _ww("runs", "compare", ids[0], "--store", db)

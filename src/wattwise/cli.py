@@ -473,10 +473,43 @@ def runs_show(run_id: str, store: str | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="File to write (default: stdout).",
 )
+@click.option(
+    "--mlflow",
+    "to_mlflow",
+    is_flag=True,
+    help="Log each run to MLflow as a new MLflow run (metrics, params, JSON and HTML reports).",
+)
+@click.option(
+    "--mlflow-uri",
+    metavar="URI",
+    help="MLflow tracking URI for --mlflow (default: MLFLOW_TRACKING_URI, else MLflow's).",
+)
+@click.option(
+    "--experiment",
+    metavar="NAME",
+    help="MLflow experiment for --mlflow, created if missing (default: MLflow's default).",
+)
 def runs_export(
-    run_ids: Sequence[str], store: str | None, as_csv: bool, output: str | None
+    run_ids: Sequence[str],
+    store: str | None,
+    as_csv: bool,
+    output: str | None,
+    to_mlflow: bool,
+    mlflow_uri: str | None,
+    experiment: str | None,
 ) -> None:
-    """Export a run as JSON with its power series, or runs as CSV rows (--csv)."""
+    """Export a run as JSON with its power series, runs as CSV rows (--csv), or runs to
+    MLflow (--mlflow; a run already in that experiment is skipped).
+
+    Example: wattwise runs export 1c2ee4d8 9f01aa3b --mlflow --experiment energy
+    """
+    if to_mlflow:
+        if as_csv or output:
+            raise click.UsageError("--mlflow cannot be combined with --csv or --output")
+        _export_to_mlflow(_store(store), run_ids, mlflow_uri, experiment)
+        return
+    if mlflow_uri is not None or experiment is not None:
+        raise click.UsageError("--mlflow-uri and --experiment go with --mlflow")
     st = _store(store)
     if as_csv:
         import csv
@@ -507,6 +540,34 @@ def runs_export(
             raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
+
+
+def _export_to_mlflow(
+    st: Any, run_ids: Sequence[str], uri: str | None, experiment: str | None
+) -> None:
+    """``runs export --mlflow``: one new MLflow run per wattwise run, one line each."""
+    from wattwise.integrations.mlflow import MLFLOW_STATUS, AlreadyExportedError, export_run
+
+    records: dict[str, Any] = {}
+    for run_id in run_ids:  # every id must resolve, and every run have ended, first
+        record = st.get_run(run_id)
+        if record.status not in MLFLOW_STATUS:
+            raise _UserError(
+                f"run {record.id} is still {record.status}: export it once it has ended"
+            )
+        records.setdefault(record.id, record)
+    for record in records.values():
+        columns, points = st.get_series(record.id)
+        try:
+            mlflow_id = export_run(
+                record, columns=columns, points=points, tracking_uri=uri, experiment=experiment
+            )
+        except AlreadyExportedError as exc:
+            click.echo(
+                f"skipped {record.id}: already in MLflow as run {exc.mlflow_run_id}", err=True
+            )
+            continue
+        click.echo(f"exported {record.id} -> MLflow run {mlflow_id}", err=True)
 
 
 def _run_row(record: Any) -> dict[str, Any]:
@@ -548,58 +609,92 @@ def _run_row(record: Any) -> dict[str, Any]:
 @click.argument("run_ids", nargs=-1, required=True)
 @click.option("--store", help="Run store URL or path.")
 @click.option("--metric", help="A metric logged per epoch to show (its last value).")
-def runs_compare(run_ids: Sequence[str], store: str | None, metric: str | None) -> None:
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    "maximize",
+    default=None,
+    help="How to rank --metric (default: guessed from its name; losses and errors are lower).",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write an HTML comparison with charts (metric against energy) to FILE.",
+)
+def runs_compare(
+    run_ids: Sequence[str],
+    store: str | None,
+    metric: str | None,
+    maximize: bool | None,
+    html_file: str | None,
+) -> None:
     """Compare runs side by side; differences are relative to the first run.
 
-    Example: wattwise runs compare 1c2e 9f01 --metric val_accuracy
+    With --metric, runs on the Pareto front (no other run reaches a better metric with
+    less energy) are marked.
+
+    Example: wattwise runs compare 1c2e 9f01 --metric val_accuracy --html compare.html
     """
     from rich.markup import escape
     from rich.table import Table
 
+    from wattwise.report.compare import compare_rows, lower_is_better
     from wattwise.summary import fmt_duration, fmt_energy
 
     if len(run_ids) < 2:
         raise click.UsageError("compare needs at least two runs")
+    if maximize is not None and not metric:
+        raise click.UsageError("--higher-is-better/--lower-is-better need --metric")
     st = _store(store)
     records = [st.get_run(r) for r in run_ids]
-    base = records[0].footprint
-    base_s = records[0].duration_s
+    better_high = maximize if maximize is not None else not (metric and lower_is_better(metric))
+    rows = compare_rows(records, metric, maximize=better_high)
 
-    def rel(value: float, ref: float) -> str:
-        if ref == 0:
-            return ""
-        return f" ({value / ref - 1:+.1%})"
+    def rel(value: float | None) -> str:
+        return "" if value is None else f" ({value:+.1%})"
 
     table = Table(title="runs compared (differences against the first)", title_justify="left")
     for col in ("run", "status", "time", "energy", "method", "gCO2e", "cost", "J/sample"):
         table.add_column(col, justify="left" if col in ("run", "status", "method") else "right")
     if metric:
-        table.add_column(escape(metric), justify="right")
-    for i, r in enumerate(records):
+        table.add_column(f"{escape(metric)} {'↑' if better_high else '↓'}", justify="right")
+        table.add_column("Pareto")
+    for row in rows:
+        r = row.record
         fp = r.footprint
-        row = _run_row(r)
-        j_per = row["energy_per_sample_j"]
+        j_per = _run_row(r)["energy_per_sample_j"]
         cells = [
             f"{escape(r.name)} {r.id[:8]}",
             r.status,
-            fmt_duration(r.duration_s) + ("" if i == 0 else rel(r.duration_s, base_s)),
-            fmt_energy(fp.energy_j) + ("" if i == 0 else rel(fp.energy_j, base.energy_j)),
+            fmt_duration(r.duration_s) + rel(row.duration_rel),
+            fmt_energy(fp.energy_j) + rel(row.energy_rel),
             fp.method,
-            f"{fp.co2_g:.3g}" + ("" if i == 0 else rel(fp.co2_g, base.co2_g)),
+            f"{fp.co2_g:.3g}" + rel(row.co2_rel),
             f"{fp.cost:.3g} {r.carbon.currency}",
             f"{j_per:.3g}" if isinstance(j_per, float) else "—",
         ]
         if metric:
-            epochs = [p for p in r.phases if p.kind == "epoch" and metric in p.metrics]
-            cells.append(f"{epochs[-1].metrics[metric]:.4g}" if epochs else "—")
+            cells.append("—" if row.metric is None else f"{row.metric:.4g}")
+            cells.append("✓" if row.on_front else "")
         table.add_row(*cells)
     _console(stderr=False).print(table)
+    if metric:
+        click.echo(
+            f"{metric}: last epoch's value, {'higher' if better_high else 'lower'} is better"
+            f" ({'as asked' if maximize is not None else 'guessed from its name'}); "
+            "✓ = on the Pareto front (no run reaches a better value with less energy)"
+        )
     zones = {(r.carbon.zone, r.carbon.intensity_g_per_kwh, r.carbon.pue) for r in records}
     if len(zones) > 1:
         click.echo(
             "note: the runs were converted with different zones, intensities or PUEs; "
             "compare energy, not emissions, for the hardware and code alone"
         )
+    if html_file is not None:
+        from wattwise.report.compare import html_comparison
+
+        _write(html_file, html_comparison(records, metric, maximize=maximize))
+        click.echo(f"wrote {html_file}", err=True)
 
 
 @runs.command("delete")
@@ -630,21 +725,43 @@ def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
 )
 @click.option("--md", "as_md", is_flag=True, help="An 'Energy and carbon' Markdown section.")
 @click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write a self-contained HTML report with plots to FILE.",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True),
     help="Write the JSON or Markdown to FILE instead of standard output.",
 )
-def report(run_id: str, store: str | None, as_json: bool, as_md: bool, output: str | None) -> None:
-    """Report one run (id or an unambiguous prefix): a summary, or --json / --md.
+def report(
+    run_id: str,
+    store: str | None,
+    as_json: bool,
+    as_md: bool,
+    html_file: str | None,
+    output: str | None,
+) -> None:
+    """Report one run (id or an unambiguous prefix): a summary, --json, --md or --html FILE.
 
-    Example: wattwise report 1c2ee4d8 --md -o ENERGY.md
+    Examples: wattwise report 1c2ee4d8 --md -o ENERGY.md;
+    wattwise report 1c2ee4d8 --html energy.html
     """
-    if as_json and as_md:
-        raise click.UsageError("choose one of --json and --md")
+    if sum([as_json, as_md, html_file is not None]) > 1:
+        raise click.UsageError("choose one of --json, --md and --html")
     if output is not None and not (as_json or as_md):
-        raise click.UsageError("--output needs --json or --md")
-    record = _store(store).get_run(run_id)
+        raise click.UsageError("--output needs --json or --md (--html names its own file)")
+    st = _store(store)
+    record = st.get_run(run_id)
+    if html_file is not None:
+        from wattwise.report.html import html_report
+
+        columns, points = st.get_series(record.id)
+        _write(html_file, html_report(record, columns, points))
+        click.echo(f"wrote {html_file}", err=True)
+        return
     if as_json:
         from wattwise.report import build_report, validate_report
 
@@ -663,12 +780,17 @@ def report(run_id: str, store: str | None, as_json: bool, as_md: bool, output: s
     if output is None:
         click.echo(text, nl=False)
         return
+    _write(output, text)
+    click.echo(f"wrote {output}", err=True)
+
+
+def _write(path: str, text: str) -> None:
+    """Write a report file; an unwritable path is a user error."""
     try:
-        with open(output, "w", encoding="utf-8") as f:
+        with open(path, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:
-        raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {output}", err=True)
+        raise _UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

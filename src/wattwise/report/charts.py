@@ -70,9 +70,14 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """About ``count`` round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering the range."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
-    if high <= low:
-        high = low + (abs(low) or 1.0)
+    low, high = min(low, high), max(low, high)
+    scale = max(abs(low), abs(high))
+    if high - low <= 1e-9 * scale or high == low:  # equal up to float rounding: widen
+        mid = (low + high) / 2
+        low, high = (mid, mid + (abs(mid) or 1.0)) if mid >= 0 else (mid - abs(mid), mid)
     span = high - low
+    if not math.isfinite(span):  # beyond float range: no round ticks to give
+        return [low, high]
     magnitude = 10.0 ** math.floor(math.log10(span / count))
     step = magnitude * 10
     for m in (1.0, 2.0, 2.5, 5.0, 10.0):

@@ -28,13 +28,33 @@ __all__ = [
     "pareto_front",
 ]
 
-_LOWER = re.compile(r"loss|err|perplexity|ppl|mse|mae|rmse|wer|cer|nll|bpd|time|latency", re.I)
+_LOWER = frozenset(
+    [
+        "loss",
+        "err",
+        "error",
+        "errors",
+        "perplexity",
+        "ppl",
+        "mse",
+        "mae",
+        "rmse",
+        "wer",
+        "cer",
+        "nll",
+        "bpd",
+        "time",
+        "latency",
+    ]
+)
 _PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#475569")
 
 
 def lower_is_better(metric: str) -> bool:
-    """A guess from the name: losses, errors, perplexities and times are better low."""
-    return bool(_LOWER.search(metric))
+    """A guess from the name's parts (split at ``_``, ``-``, ``.``, ``/``): losses, errors,
+    perplexities and times are better low; ``answer_f1`` or ``uptime`` are not."""
+    parts = re.split(r"[^a-z0-9]+|(?<=[a-z])(?=[0-9])", metric.lower())
+    return any(p in _LOWER or p.endswith("loss") for p in parts)
 
 
 def last_metric(record: RunRecord, metric: str) -> float | None:
