@@ -12,6 +12,7 @@ can catch one root. The tree::
     │   └── RunNotFoundError   no run with that id (also a KeyError)
     ├── IntensityError         a live or CSV intensity source failed
     ├── ReportError            a run report does not match its schema, or cannot be checked
+    ├── IntegrationError       an integration's library is missing or refused the data
     └── TrackerStateError      misuse, e.g. a phase ended twice (also a RuntimeError)
 
 Warnings: :class:`EstimatedEnergyWarning` when a figure falls back to the estimation
@@ -25,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EstimatedEnergyWarning",
+    "IntegrationError",
     "IntensityError",
     "IntensityFallbackWarning",
     "ReportError",
@@ -93,6 +95,12 @@ class IntensityError(WattwiseError):
 class ReportError(WattwiseError):
     """A run report does not validate against its schema (the message names the
     failing path), or it cannot be validated because ``jsonschema`` is not installed."""
+
+
+class IntegrationError(WattwiseError):
+    """An integration cannot do its job: its optional library is not installed (the
+    message names the extra to install), or that library refused the data (no active
+    run, a bad tracking URI, a run already exported)."""
 
 
 class TrackerStateError(WattwiseError, RuntimeError):
