@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -43,13 +44,23 @@ def test_demo_trains_forecasts_saves_and_prints_the_result_table(tmp_path: Path)
         "that is about",
         "smartphone charges",
         "saved to",
-        "wattwise runs show",
     ):
         assert expected in out, out
+    # the printed command writes the HTML report of this very run
+    line = next(x for x in out.splitlines() if x.startswith("with plots: "))
+    html = subprocess.run(
+        [*WW, *shlex.split(line.removeprefix("with plots: wattwise "))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert html.returncode == 0, html.stderr
+    assert "Energy per epoch" in (tmp_path / "energy.html").read_text(encoding="utf-8")
     # plain live lines (stderr is a pipe): one per epoch, with the forecast from epoch 1
     lines = [x for x in proc.stderr.splitlines() if x.startswith("wattwise demo · ")]
     assert len(lines) == 3 and all("forecast" in x for x in lines), proc.stderr
-    run_id = out.split("wattwise runs show ")[1].split()[0]
+    run_id = out.split("see it again: wattwise report ")[1].split()[0]
     shown = subprocess.run(
         [*WW, "runs", "export", run_id, "--store", str(tmp_path / "runs.db")],
         capture_output=True,

@@ -736,6 +736,22 @@ def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Write the JSON or Markdown to FILE instead of standard output.",
 )
+@click.option(
+    "--embodied-kgco2e",
+    type=float,
+    help="The hardware's manufacturing emissions (kgCO2e), to report SCI's embodied term.",
+)
+@click.option(
+    "--lifetime-years",
+    type=float,
+    help="The hardware's expected lifespan for --embodied-kgco2e (default 4).",
+)
+@click.option(
+    "--embodied-share",
+    type=float,
+    help="Share of that hardware the run reserved, in (0, 1] (default 1).",
+)
+@click.option("--embodied-source", help="Where --embodied-kgco2e comes from (shown).")
 def report(
     run_id: str,
     store: str | None,
@@ -743,6 +759,10 @@ def report(
     as_md: bool,
     html_file: str | None,
     output: str | None,
+    embodied_kgco2e: float | None,
+    lifetime_years: float | None,
+    embodied_share: float | None,
+    embodied_source: str | None,
 ) -> None:
     """Report one run (id or an unambiguous prefix): a summary, --json, --md or --html FILE.
 
@@ -753,35 +773,64 @@ def report(
         raise click.UsageError("choose one of --json, --md and --html")
     if output is not None and not (as_json or as_md):
         raise click.UsageError("--output needs --json or --md (--html names its own file)")
+    embodied = _embodied(embodied_kgco2e, lifetime_years, embodied_share, embodied_source)
     st = _store(store)
     record = st.get_run(run_id)
     if html_file is not None:
         from wattwise.report.html import html_report
 
         columns, points = st.get_series(record.id)
-        _write(html_file, html_report(record, columns, points))
+        _write(html_file, html_report(record, columns, points, embodied=embodied))
         click.echo(f"wrote {html_file}", err=True)
         return
     if as_json:
         from wattwise.report import build_report, validate_report
 
-        document = build_report(record)
+        document = build_report(record, embodied=embodied)
         validate_report(document)
         text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
     elif as_md:
         from wattwise.report.markdown import markdown_report
 
-        text = markdown_report(record)
+        text = markdown_report(record, embodied=embodied)
     else:
         from wattwise.summary import print_summary
 
         print_summary(record, _console(stderr=False))
+        if embodied is not None:
+            click.echo(
+                f"embodied (SCI M, not in the emissions above): "
+                f"{embodied.formula(record.duration_s)}"
+            )
         return
     if output is None:
         click.echo(text, nl=False)
         return
     _write(output, text)
     click.echo(f"wrote {output}", err=True)
+
+
+def _embodied(
+    total_kgco2e: float | None,
+    lifetime_years: float | None,
+    share: float | None,
+    source: str | None,
+) -> Any:
+    """EmbodiedInputs from the report options (None without --embodied-kgco2e)."""
+    if total_kgco2e is None:
+        if any(v is not None for v in (lifetime_years, share, source)):
+            raise click.UsageError(
+                "--lifetime-years, --embodied-share and --embodied-source need --embodied-kgco2e"
+            )
+        return None
+    from wattwise.embodied import DEFAULT_LIFETIME_YEARS, EmbodiedInputs
+
+    return EmbodiedInputs(
+        total_kgco2e,
+        DEFAULT_LIFETIME_YEARS if lifetime_years is None else lifetime_years,
+        1.0 if share is None else share,
+        source or "given by the user",
+    )
 
 
 def _write(path: str, text: str) -> None:

@@ -8,6 +8,7 @@ epoch, the saved run, and a result table.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,7 @@ def print_result(result: DemoResult, console: Any) -> None:
     from rich.table import Table
 
     from wattwise.equivalents import equivalents
+    from wattwise.store import default_store_path
     from wattwise.summary import fmt_duration, fmt_energy
 
     r = result.record
@@ -170,7 +172,10 @@ def print_result(result: DemoResult, console: Any) -> None:
     table.add_row("that is about", " · ".join(str(e) for e in equivalents(fp.energy_j, fp.co2_g)))
     table.add_row("saved to", f"{escape(result.store)} (run {r.id[:8]})")
     console.print(table)
-    console.print(
-        f"see it again: [bold]wattwise runs show {r.id[:8]}[/] · "
-        f"as JSON: wattwise runs export {r.id[:8]}"
-    )
+    at = ""
+    if result.store not in (f"sqlite:///{default_store_path()}", "memory"):
+        at = " --store " + shlex.quote(result.store)
+    cmd = f"wattwise report {r.id[:8]}{at}"
+    for what, extra in (("see it again", ""), ("with plots", " --html energy.html")):
+        console.print(f"{what}: [bold]{escape(cmd + extra)}[/]", soft_wrap=True)
+    console.print(f"for a model card: {escape(cmd)} --md", soft_wrap=True)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
+from wattwise.embodied import EmbodiedInputs
 from wattwise.equivalents import equivalents, household_and_flight
 from wattwise.record import PhaseRecord, RunRecord
 from wattwise.report.charts import Bar, Line, bar_chart, line_chart, stacked_bar
@@ -523,7 +524,12 @@ def _carbon(doc: Mapping[str, Any]) -> str:
             "price",
             f"{cost['price_per_kwh']:g} {cost['currency']}/kWh: {cost['price_source']}",
         ),
-        ("embodied (SCI M)", "not included: " + emb["reason"] if not emb["included"] else ""),
+        (
+            "embodied (SCI M)",
+            f"{_g(emb['co2e_g'])}: {emb['reason']}; TE from {emb['inputs']['source']}"
+            if emb["included"]
+            else "not included: " + emb["reason"],
+        ),
     ]
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     return f'<h2>Carbon intensity, PUE and cost</h2><dl class="kv">{dl}</dl>'
@@ -597,6 +603,7 @@ def html_report(
     points: Sequence[SeriesPoint] = (),
     *,
     generated_at: datetime | None = None,
+    embodied: EmbodiedInputs | None = None,
 ) -> str:
     """The run as one self-contained HTML page.
 
@@ -605,9 +612,12 @@ def html_report(
         columns, points: its power series (``store.get_series(run_id)``); without them the
             report has no power-over-time plots and says so.
         generated_at: when the report is made (default now), for reproducible output.
+        embodied: the hardware's manufacturing emissions, to show SCI's embodied term
+            beside the operational emissions (see :mod:`wattwise.embodied`).
     """
     now = generated_at or datetime.now(timezone.utc)
-    doc = build_report(record, generated_at=now)
+    doc = build_report(record, generated_at=now, embodied=embodied)
+    emb = doc["embodied"]
     e = doc["energy"]
     scope = e["headline_scope"]
     em = doc["emissions"]
@@ -655,8 +665,8 @@ def html_report(
             _tile("Duration", _e(fmt_duration(record.duration_s)), _e(started)),
             _tile(
                 "Embodied (SCI M)",
-                "not included",
-                _e("shown separately; see below"),
+                _e(_g(emb["co2e_g"])) if emb["included"] else "not included",
+                _e("kept apart from the emissions; see below"),
             ),
         ]
     )

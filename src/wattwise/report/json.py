@@ -17,20 +17,22 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from wattwise.embodied import EmbodiedInputs
 from wattwise.record import DomainRecord, Footprint, PhaseRecord, RunRecord, TrainingRecord
 from wattwise.units import J_PER_KWH
 
 __all__ = ["REPORT_SCHEMA_ID", "REPORT_SCHEMA_VERSION", "build_report"]
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 """``major.minor``: additive changes bump the minor, breaking ones the major."""
 REPORT_SCHEMA_ID = "https://wattwise.dev/schemas/run-report/1"
 """The ``$id`` of the schema for every 1.x report (``schema/run-report-1.json``)."""
 
+SCI_STANDARD = "SCI (ISO/IEC 21031:2024), term M"
 EMBODIED_REASON = (
     "not computed: wattwise measures operational energy only; the embodied term M of "
     "SCI (ISO/IEC 21031:2024) needs the hardware's manufacturing emissions, lifespan and "
-    "the share reserved, which the run does not record"
+    "the share reserved, which the run does not record (give them to include it)"
 )
 
 
@@ -295,12 +297,37 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def build_report(record: RunRecord, *, generated_at: datetime | None = None) -> dict[str, Any]:
+def _embodied(embodied: EmbodiedInputs | None, duration_s: float) -> dict[str, Any]:
+    if embodied is None:
+        return {
+            "included": False,
+            "co2e_g": None,
+            "standard": SCI_STANDARD,
+            "reason": EMBODIED_REASON,
+            "inputs": None,
+        }
+    return {
+        "included": True,
+        "co2e_g": _num(embodied.co2e_g(duration_s)),
+        "standard": SCI_STANDARD,
+        "reason": embodied.formula(duration_s),
+        "inputs": embodied.as_dict(duration_s),
+    }
+
+
+def build_report(
+    record: RunRecord,
+    *,
+    generated_at: datetime | None = None,
+    embodied: EmbodiedInputs | None = None,
+) -> dict[str, Any]:
     """The run report of ``record`` (schema :data:`REPORT_SCHEMA_VERSION`), plain JSON.
 
     Args:
         record: a finished, interrupted or running record.
         generated_at: when the report is made (default: now), for reproducible output.
+        embodied: the hardware's manufacturing emissions, lifespan and share, to report
+            SCI's embodied term beside (never inside) the operational emissions.
     """
     r = record
     c = r.carbon
@@ -383,12 +410,7 @@ def build_report(record: RunRecord, *, generated_at: datetime | None = None) -> 
             "machine": _co2(r.machine),
             "process": _co2(r.process),
         },
-        "embodied": {
-            "included": False,
-            "co2e_g": None,
-            "standard": "SCI (ISO/IEC 21031:2024), term M",
-            "reason": EMBODIED_REASON,
-        },
+        "embodied": _embodied(embodied, r.duration_s),
         "cost": {
             "headline_scope": r.headline,
             "cost": _num(fp.cost),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from wattwise.embodied import EmbodiedInputs
 from wattwise.equivalents import equivalents, household_and_flight
 from wattwise.record import DomainRecord, RunRecord
 from wattwise.summary import fmt_duration
@@ -39,8 +40,17 @@ def _method(d: DomainRecord) -> str:
     return f"estimated ({md_escape(model)}{': ' + md_escape(str(formula)) if formula else ''})"
 
 
-def markdown_report(record: RunRecord, *, heading: str = "## Energy and carbon") -> str:
-    """The run as a Markdown section (GitHub-flavoured tables)."""
+def markdown_report(
+    record: RunRecord,
+    *,
+    heading: str = "## Energy and carbon",
+    embodied: EmbodiedInputs | None = None,
+) -> str:
+    """The run as a Markdown section (GitHub-flavoured tables).
+
+    ``embodied`` (the hardware's manufacturing emissions) adds SCI's embodied term as its
+    own row; without it the section says embodied emissions are not included.
+    """
     r = record
     fp = r.footprint
     c = r.carbon
@@ -81,7 +91,13 @@ def markdown_report(record: RunRecord, *, heading: str = "## Energy and carbon")
         f"{md_escape(c.intensity_kind)}; source: {md_escape(c.intensity_source)} |",
         f"| Emissions (operational, E × I) | {fp.co2_g:.3g} gCO2e, range "
         f"{fp.co2_low_g:.3g} – {fp.co2_high_g:.3g} |",
-        "| Embodied emissions (SCI's M) | not included: no embodied figures for this hardware |",
+        "| Embodied emissions (SCI's M) | "
+        + (
+            f"{embodied.co2e_g(r.duration_s):.3g} gCO2e, not in the figure above: "
+            f"{md_escape(embodied.formula(r.duration_s))}; TE: {md_escape(embodied.source)} |"
+            if embodied is not None
+            else "not included: no embodied figures for this hardware |"
+        ),
         f"| Cost | {fp.cost:.3g} {md_escape(c.currency)} at {c.price_per_kwh:g} "
         f"{md_escape(c.currency)}/kWh ({md_escape(c.price_source)}) |",
     ]
