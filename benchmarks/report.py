@@ -2,7 +2,8 @@
 
 For runs of one hour, one day and one week sampled every second (through the tracker's
 own bounded series, so what a store would hold), with an epoch every ten minutes (capped
-at 200 epochs) and two metrics per epoch, it times and sizes:
+at 200 epochs; then a week of 1,000 and of 10,000 epochs) and two metrics per epoch, it
+times and sizes:
 
 * the HTML report (target: under 2 MB for a one-hour run) — against the JSON export of
   the same run (``wattwise runs export``: the record plus its whole stored series), the
@@ -39,8 +40,11 @@ from wattwise.testing.records import make_footprint, make_record
 TARGET_BYTES = 2_000_000
 
 
-def _run(hours: float) -> tuple[RunRecord, tuple[str, ...], list[SeriesPoint]]:
-    """A run of ``hours`` at 1 s through the tracker's series, epochs every 10 minutes."""
+def _run(
+    hours: float, max_epochs: int = 200
+) -> tuple[RunRecord, tuple[str, ...], list[SeriesPoint]]:
+    """A run of ``hours`` at 1 s through the tracker's series, epochs every 10 minutes
+    (at most ``max_epochs``; exactly ``max_epochs`` when that is over 200)."""
     series = DownsamplingSeries(["cpu_w", "ram_w", "gpu_w", "other_w", "process_w"])
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     start = t0.timestamp()
@@ -49,7 +53,7 @@ def _run(hours: float) -> tuple[RunRecord, tuple[str, ...], list[SeriesPoint]]:
         cpu = 60 + 25 * math.sin(i / 40) + (i % 7)
         gpu = 240 + 60 * math.cos(i / 90)
         series.append(start + i, start + i + 1, (cpu, 7.5, gpu, 0.0, 0.8 * (cpu + gpu)))
-    n_epochs = min(200, max(1, n // 600))
+    n_epochs = max_epochs if max_epochs > 200 else min(max_epochs, max(1, n // 600))
     span = hours * 3600 / n_epochs
     phases = tuple(
         PhaseRecord(
@@ -128,8 +132,15 @@ def main() -> None:
     print(header)
     rows: list[dict[str, Any]] = []
     tmp = Path(tempfile.mkdtemp())
-    for label, hours in (("1 hour", 1.0), ("1 day", 24.0), ("1 week", 168.0)):
-        record, columns, points = _run(hours)
+    cases = (
+        ("1 hour", 1.0, 200),
+        ("1 day", 24.0, 200),
+        ("1 week", 168.0, 200),
+        ("1 week", 168.0, 1000),
+        ("1 week", 168.0, 10000),
+    )
+    for label, hours, max_epochs in cases:
+        record, columns, points = _run(hours, max_epochs)
         html_s, html = _timed(lambda r=record, c=columns, p=points: html_report(r, c, p), args.reps)
         tracemalloc.start()
         html_report(record, columns, points)
@@ -147,9 +158,9 @@ def main() -> None:
             f"{exp_size / 1e3:>7.0f}kB {size / exp_size:>7.2f}× | "
             f"{len(rep.encode()) / 1e3:>7.0f}kB {rep_s * 1e3:>6.1f}ms | {md_s * 1e3:>6.1f}ms"
         )
-        path = tmp / f"{label.replace(' ', '-')}.html"
+        path = tmp / f"{label.replace(' ', '-')}-{n_epochs}.html"
         path.write_text(html, encoding="utf-8")
-        rows.append({"label": label, "path": path})
+        rows.append({"label": f"{label}, {n_epochs} epochs", "path": path})
     if args.chromium:
         empty = tmp / "empty.html"
         empty.write_text("<!doctype html><title>x</title><p>x", encoding="utf-8")
@@ -161,7 +172,7 @@ def main() -> None:
         for row in rows:
             t = _chromium_load_s(row["path"], args.reps)
             assert t is not None
-            print(f"{row['label']:>8}: {t * 1e3:.0f}ms ({t / base:.1f}× the empty page)")
+            print(f"{row['label']:>22}: {t * 1e3:.0f}ms ({t / base:.1f}× the empty page)")
 
 
 if __name__ == "__main__":

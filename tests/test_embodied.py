@@ -108,3 +108,12 @@ def test_a_1_0_report_without_inputs_still_validates() -> None:
     del doc["embodied"]["inputs"]  # what 1.0 wrote
     doc["schema"] = "https://wattwise.dev/schemas/run-report/1.0"
     validate_report(doc)
+
+
+def test_whole_machine_m_beside_a_process_headline_says_so() -> None:
+    e = EmbodiedInputs(1000.0)
+    assert "RS = 1 charges the whole machine" in e.formula(3600.0, "process")
+    assert "charges the whole machine" not in e.formula(3600.0, "machine")
+    assert "charges" not in EmbodiedInputs(1000.0, share=0.5).formula(3600.0, "process")
+    doc = build_report(make_record(headline="process"), embodied=e)
+    assert "tracked processes' share" in doc["embodied"]["reason"]

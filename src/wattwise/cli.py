@@ -638,11 +638,18 @@ def runs_compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from wattwise.report.compare import compare_rows, lower_is_better
+    from wattwise.report.compare import (
+        common_scope,
+        compare_rows,
+        comparison_notes,
+        lower_is_better,
+    )
     from wattwise.summary import fmt_duration, fmt_energy
 
     if len(run_ids) < 2:
         raise click.UsageError("compare needs at least two runs")
+    if html_file == "-":
+        raise click.UsageError("--html needs a file name here: the table goes to stdout")
     if maximize is not None and not metric:
         raise click.UsageError("--higher-is-better/--lower-is-better need --metric")
     st = _store(store)
@@ -653,7 +660,10 @@ def runs_compare(
     def rel(value: float | None) -> str:
         return "" if value is None else f" ({value:+.1%})"
 
-    table = Table(title="runs compared (differences against the first)", title_justify="left")
+    scope = "whole machine" if common_scope(records) == "machine" else "tracked processes"
+    table = Table(
+        title=f"runs compared (differences against the first; {scope})", title_justify="left"
+    )
     for col in ("run", "status", "time", "energy", "method", "gCO2e", "cost", "J/sample"):
         table.add_column(col, justify="left" if col in ("run", "status", "method") else "right")
     if metric:
@@ -661,8 +671,8 @@ def runs_compare(
         table.add_column("Pareto")
     for row in rows:
         r = row.record
-        fp = r.footprint
-        j_per = _run_row(r)["energy_per_sample_j"]
+        fp = row.footprint
+        j_per = row.energy_per_sample_j
         cells = [
             f"{escape(r.name)} {r.id[:8]}",
             r.status,
@@ -674,7 +684,7 @@ def runs_compare(
             f"{j_per:.3g}" if isinstance(j_per, float) else "—",
         ]
         if metric:
-            cells.append("—" if row.metric is None else f"{row.metric:.4g}")
+            cells.append("—" if row.metric is None else f"{row.metric:.4g}")  # nan shows
             cells.append("✓" if row.on_front else "")
         table.add_row(*cells)
     _console(stderr=False).print(table)
@@ -684,12 +694,8 @@ def runs_compare(
             f" ({'as asked' if maximize is not None else 'guessed from its name'}); "
             "✓ = on the Pareto front (no run reaches a better value with less energy)"
         )
-    zones = {(r.carbon.zone, r.carbon.intensity_g_per_kwh, r.carbon.pue) for r in records}
-    if len(zones) > 1:
-        click.echo(
-            "note: the runs were converted with different zones, intensities or PUEs; "
-            "compare energy, not emissions, for the hardware and code alone"
-        )
+    for note in comparison_notes(records, rows):
+        click.echo(f"note: {note}")
     if html_file is not None:
         from wattwise.report.compare import html_comparison
 
@@ -727,8 +733,8 @@ def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
 @click.option(
     "--html",
     "html_file",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write a self-contained HTML report with plots to FILE.",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="Write a self-contained HTML report with plots to FILE ('-': standard output).",
 )
 @click.option(
     "--output",
@@ -780,8 +786,12 @@ def report(
         from wattwise.report.html import html_report
 
         columns, points = st.get_series(record.id)
-        _write(html_file, html_report(record, columns, points, embodied=embodied))
-        click.echo(f"wrote {html_file}", err=True)
+        page = html_report(record, columns, points, embodied=embodied)
+        if html_file == "-":
+            click.echo(page, nl=False)
+        else:
+            _write(html_file, page)
+            click.echo(f"wrote {html_file}", err=True)
         return
     if as_json:
         from wattwise.report import build_report, validate_report
@@ -800,7 +810,7 @@ def report(
         if embodied is not None:
             click.echo(
                 f"embodied (SCI M, not in the emissions above): "
-                f"{embodied.formula(record.duration_s)}"
+                f"{embodied.formula(record.duration_s, record.headline)}"
             )
         return
     if output is None:

@@ -48,7 +48,7 @@ class EmbodiedInputs:
 
     def __post_init__(self) -> None:
         checks = (
-            ("total_kgco2e", self.total_kgco2e, 0.0 < self.total_kgco2e < 1e7, "> 0 kgCO2e"),
+            ("total_kgco2e", self.total_kgco2e, 0.0 < self.total_kgco2e < 1e7, "in (0, 1e7)"),
             ("lifetime_years", self.lifetime_years, 0.0 < self.lifetime_years <= 30, "in (0, 30]"),
             ("share", self.share, 0.0 < self.share <= 1.0, "in (0, 1]"),
         )
@@ -61,12 +61,23 @@ class EmbodiedInputs:
         fraction = max(duration_s, 0.0) / (self.lifetime_years * SECONDS_PER_YEAR)
         return self.total_kgco2e * 1e3 * fraction * self.share
 
-    def formula(self, duration_s: float) -> str:
-        """The computation in words and numbers, for the report."""
-        return (
-            f"M = TE × TiR/EL × RS = {self.total_kgco2e:g} kgCO2e × {duration_s:.0f} s / "
-            f"{self.lifetime_years:g} years × {self.share:g} = {self.co2e_g(duration_s):.3g} gCO2e"
+    def formula(self, duration_s: float, headline: str = "machine") -> str:
+        """The computation in words and numbers, for the report.
+
+        With ``headline="process"`` and the whole machine reserved (``share == 1``) it says
+        that ``M`` charges the whole machine while the operational figure is a share.
+        """
+        text = (
+            f"M = TE × TiR/EL × RS = {self.total_kgco2e:g} kgCO2e × "
+            f"{max(duration_s, 0.0):.3g} s / {self.lifetime_years:g} years × {self.share:g} = "
+            f"{self.co2e_g(duration_s):.3g} gCO2e"
         )
+        if headline == "process" and self.share == 1.0:
+            text += (
+                " (RS = 1 charges the whole machine, while the operational emissions are the "
+                "tracked processes' share; set the share the run reserved)"
+            )
+        return text
 
     def as_dict(self, duration_s: float) -> dict[str, Any]:
         """The inputs as plain JSON (the report's ``embodied.inputs``)."""

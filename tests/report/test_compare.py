@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from wattwise.exceptions import ConfigError
 from wattwise.record import PhaseRecord, RunRecord
 from wattwise.report.compare import (
+    common_scope,
     compare_rows,
+    comparison_notes,
     html_comparison,
     last_metric,
     lower_is_better,
@@ -113,6 +116,12 @@ def test_front_is_ordered_by_rising_energy() -> None:
         "train/loss",
         "valloss",
         "top1_err",
+        "cross_entropy",
+        "val_ce",
+        "fid",
+        "kl_div",
+        "errorRate",
+        "duration_s",
     ],
 )
 def test_lower_is_better_for_losses_errors_and_times(name: str) -> None:
@@ -139,7 +148,7 @@ def test_higher_is_better_for_scores(name: str) -> None:
 
 
 # -- last_metric --------------------------------------------------------------------------
-def test_last_metric_is_the_last_epoch_that_logged_a_finite_value() -> None:
+def test_last_metric_is_the_last_epoch_that_logged_it_even_if_not_finite() -> None:
     phases = (
         _phase(1, {"val_loss": 1.0, "acc": 0.5}),
         _phase(2, {"val_loss": 0.8}),
@@ -147,12 +156,43 @@ def test_last_metric_is_the_last_epoch_that_logged_a_finite_value() -> None:
         _phase(4, {"val_loss": 0.1}, kind="phase"),  # not an epoch: a final test, say
     )
     record = make_record(phases=phases)
-    assert last_metric(record, "val_loss") == 0.8
+    # a run that diverged must not look like its last good epoch
+    assert math.isnan(last_metric(record, "val_loss") or 0.0)
     assert last_metric(record, "acc") == 0.7
     assert last_metric(record, "f1") is None
     assert last_metric(make_record(), "acc") is None
-    only_nan = make_record(phases=(_phase(1, {"acc": math.nan}), _phase(2, {"acc": math.inf})))
-    assert last_metric(only_nan, "acc") is None
+
+
+def test_a_diverged_run_is_off_the_front_and_said_so() -> None:
+    good = make_record(machine=make_footprint(2000.0), phases=(_phase(1, {"loss": 0.5}),))
+    diverged = make_record(
+        machine=make_footprint(500.0),
+        phases=(_phase(1, {"loss": 0.9}), _phase(2, {"loss": math.nan})),
+    )
+    worse = make_record(machine=make_footprint(3000.0), phases=(_phase(1, {"loss": 0.7}),))
+    rows = compare_rows([good, diverged, worse], "loss", maximize=False)
+    assert [r.on_front for r in rows] == [True, False, False]
+    notes = comparison_notes([good, diverged, worse], rows)
+    assert any("non-finite" in n for n in notes)
+    html = html_comparison([good, diverged, worse], "loss")
+    assert "ended with a non-finite value" in html
+
+
+def test_mixed_headline_scopes_are_compared_on_the_whole_machine() -> None:
+    a = make_record(headline="machine")
+    b = make_record(headline="process")  # the same machine energy, a smaller share
+    rows = compare_rows([a, b])
+    assert common_scope([a, b]) == "machine" and rows[1].energy_rel == 0.0
+    assert rows[1].footprint == b.machine
+    assert any("headline scopes differ" in n for n in comparison_notes([a, b], rows))
+    assert compare_rows([b, b])[0].footprint == b.process  # a shared scope is kept
+    html = html_comparison([a, b])
+    assert "whole-machine scope" in html and "headline scopes differ" in html
+
+
+def test_no_runs_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        compare_rows([])
 
 
 # -- compare_rows -------------------------------------------------------------------------
@@ -256,7 +296,7 @@ def test_html_comparison_says_which_direction_it_assumed(
 def test_html_comparison_counts_runs_that_did_not_log_the_metric() -> None:
     records = [_run(1000.0, [{"acc": 0.5}]), _run(2000.0, [{"acc": 0.6}]), _run(500.0)]
     page = html_comparison(records, "acc")
-    assert "1 run(s) did not log it." in page
+    assert "1 run(s) did not log it or ended with a non-finite value." in page
     assert len(list(_svg(page, "pareto").iter(f"{NS}circle"))) == 2
 
 

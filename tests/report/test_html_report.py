@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,12 @@ from chromium import Browser
 
 from wattwise.record import RunRecord
 from wattwise.report import build_report, validate_report
-from wattwise.report.html import MAX_PLOT_POINTS, html_report
+from wattwise.report.html import (
+    MAX_EPOCH_BARS,
+    MAX_PLOT_POINTS,
+    MAX_TABLE_ROWS,
+    html_report,
+)
 from wattwise.sensors.estimate import EstimateSensor
 from wattwise.series import DownsamplingSeries, SeriesPoint
 from wattwise.store import get_store
@@ -28,7 +35,7 @@ from wattwise.testing.fake import SyntheticSensor
 from wattwise.testing.records import make_record
 from wattwise.tracking import Tracker
 
-NASTY = "<script>alert(1)</script>"
+NASTY = "<script>alert(1)</script>\"'><img onerror=alert(2)><!--"
 WW = [sys.executable, "-m", "wattwise"]
 # read at import: the suite's autouse fixture clears WATTWISE_* before each test
 KEEP_SCREENSHOTS = os.environ.get("WATTWISE_SCREENSHOT_DIR")
@@ -169,10 +176,32 @@ def test_embedded_json_is_the_valid_report(page_html: str, tracked: tuple[str, R
     assert embedded == json.loads(json.dumps(fresh))
 
 
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.comments = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_comment(self, data: str) -> None:
+        self.comments += 1
+
+
 def test_user_strings_are_escaped_everywhere(page_html: str) -> None:
+    parser = _Tags()
+    parser.feed(page_html)
+    names = {tag for tag, _ in parser.tags}
+    assert "img" not in names and parser.comments == 0
+    assert [tag for tag, _ in parser.tags].count("script") == 1  # the JSON data block
+    attrs = {name for _, a in parser.tags for name, _ in a}
+    assert not {a for a in attrs if a.startswith("on")}
     outside_json = page_html.split('<script type="application/json"')[0]
     assert "<script" not in outside_json
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in outside_json
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&gt;&lt;img" in outside_json
     assert "<b>x</b>" not in outside_json and "&lt;b&gt;x&lt;/b&gt;" in outside_json
     assert "<i>" not in outside_json and "val_acc&lt;i&gt;" in outside_json
 
@@ -195,16 +224,23 @@ def _hour_series(hours: float, interval_s: float = 1.0) -> tuple[tuple[str, ...]
     return series.columns, series.all_points()
 
 
-@pytest.mark.parametrize("hours", [1, 24])
-def test_long_runs_stay_small(hours: int) -> None:
+@pytest.mark.parametrize(("hours", "n_epochs"), [(1, 50), (24, 1000), (168, 5000)])
+def test_long_runs_stay_small(hours: int, n_epochs: int) -> None:
     columns, points = _hour_series(hours)
     start = datetime.fromtimestamp(points[0].t0_s, timezone.utc)
-    epochs = _epochs(start, 50)
+    epochs = _epochs(start, n_epochs)
     record = make_record(
         started_at=start, duration_s=hours * 3600.0, name="long", phases=tuple(epochs)
     )
     html = html_report(record, columns, points)
     assert len(html.encode()) < 2_000_000
+    # at most MAX_EPOCH_BARS bars and MAX_TABLE_ROWS table rows, whatever the epochs
+    assert html.count('<rect class="bar"') <= MAX_EPOCH_BARS + 10
+    assert html.count("<tr>") <= MAX_TABLE_ROWS + 40
+    if n_epochs > MAX_EPOCH_BARS:
+        assert "mean of each" in html and "phases not shown here" in html
+    if n_epochs >= 5000:  # too much to embed: the page says how to get the JSON
+        assert 'id="wattwise-report"' not in html and "too large to embed" in html
     # thinned to MAX_PLOT_POINTS per line, whatever the run's length
     counts = [
         m.count(" ") + 1 for m in re.findall(r'<polyline class="series" points="([^"]+)"', html)
@@ -276,6 +312,13 @@ def test_cli_writes_the_html_report(tracked: tuple[str, RunRecord], tmp_path: Pa
     assert proc.stdout == "" and "wrote" in proc.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!doctype html>") and 'data-chart="power"' in text
+    to_stdout = subprocess.run(
+        [*WW, "report", record.id, "--store", db, "--html", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert to_stdout.returncode == 0 and to_stdout.stdout.startswith("<!doctype html>")
     bad = subprocess.run(
         [*WW, "report", record.id, "--store", db, "--html", str(out), "--json"],
         capture_output=True,
@@ -290,3 +333,18 @@ def test_cli_writes_the_html_report(tracked: tuple[str, RunRecord], tmp_path: Pa
         timeout=60,
     )
     assert bad.returncode == 2 and "cannot write" in bad.stderr
+
+
+def test_process_headline_labels_its_scope_and_energy_axes_start_at_zero() -> None:
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    epochs = _epochs(start, 3)
+    epochs = [
+        dataclasses.replace(p, metrics={"energy_per_sample_j": 10.0 + 0.1 * i})
+        for i, p in enumerate(epochs)
+    ]
+    html = html_report(make_record(started_at=start, headline="process", phases=tuple(epochs)))
+    assert "J, tracked processes" in html  # the epoch bars say their scope
+    assert "J per sample, tracked processes" in html
+    chart = html.split('data-chart="metric-0"')[1].split("</svg>")[0]
+    first_tick = re.search(r'text-anchor="end" dominant-baseline="middle">([^<]+)<', chart)
+    assert first_tick is not None and first_tick.group(1) == "0"

@@ -76,8 +76,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         mid = (low + high) / 2
         low, high = (mid, mid + (abs(mid) or 1.0)) if mid >= 0 else (mid - abs(mid), mid)
     span = high - low
-    if not math.isfinite(span):  # beyond float range: no round ticks to give
-        return [low, high]
+    if not math.isfinite(span) or span / count <= 1e-300:  # beyond float range or precision
+        return [low, high] if high > low else [low, low + 1.0]
     magnitude = 10.0 ** math.floor(math.log10(span / count))
     step = magnitude * 10
     for m in (1.0, 2.0, 2.5, 5.0, 10.0):
@@ -94,6 +94,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 def _tick_text(value: float, ticks: Sequence[float]) -> str:
     """A tick label with as many decimals as the step needs (0.25 → 2, 2.5 → 1, 25 → 0)."""
     step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    if not (math.isfinite(step) and step > 1e-300):
+        return f"{value:.3g}"
     exponent = math.floor(math.log10(step) + 1e-9)
     extra = 1 if round(step / 10.0**exponent, 6) == 2.5 else 0
     decimals = max(0, -exponent + extra)

@@ -29,7 +29,7 @@ from wattwise.report.json import build_report
 from wattwise.series import SeriesPoint, downsample
 from wattwise.summary import fmt_duration, fmt_energy
 
-__all__ = ["COLORS", "MAX_PLOT_POINTS", "html_page", "html_report"]
+__all__ = ["COLORS", "MAX_PLOT_POINTS", "html_page", "html_report", "json_blob"]
 
 MAX_PLOT_POINTS = 600
 """Points per plotted line: finer than a laptop screen's plot width resolves."""
@@ -45,7 +45,18 @@ COLORS: Mapping[str, str] = {
     "epoch": "#0891b2",
 }
 _COUNTS = frozenset({"steps", "samples", "tokens"})
-_THROUGHPUT = ("samples_per_s", "energy_per_sample_j", "energy_per_token_j")
+_THROUGHPUT = {  # chart unit of each throughput figure the training session logs
+    "samples_per_s": "samples/s",
+    "energy_per_sample_j": "J per sample, {scope}",
+    "energy_per_token_j": "J per token, {scope}",
+}
+_SCOPE_TEXT = {"machine": "whole machine", "process": "tracked processes"}
+MAX_EPOCH_BARS = 200
+"""Above this many epochs the bars show the mean of consecutive groups."""
+MAX_EMBEDDED_JSON_BYTES = 1_500_000
+"""Above this the JSON report is not embedded (the page says how to get it)."""
+MAX_TABLE_ROWS = 200
+"""Phases shown in the table (first and last halves); the JSON report keeps them all."""
 _NAMES = {
     "cpu": "CPU",
     "gpu": "GPU",
@@ -111,14 +122,17 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def html_page(title: str, body: str, data: Mapping[str, Any] | None = None) -> str:
-    """A whole self-contained page: the report CSS, a CSP that forbids every request."""
-    blob = ""
-    if data is not None:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        # inside <script> only "</" and "<!--" could end it; escaping < > & rules both out
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        blob = f'<script type="application/json" id="wattwise-report">{text}</script>'
+def json_blob(data: Mapping[str, Any]) -> str:
+    """``data`` as a JSON data block (never executed; nothing in it can close it)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # inside <script> only "</" and "<!--" could end it; escaping < > & rules both out
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="wattwise-report">{text}</script>'
+
+
+def html_page(title: str, body: str, blob: str = "") -> str:
+    """A whole self-contained page: the report CSS, a CSP that forbids every request, and
+    ``blob`` (a :func:`json_blob`, or nothing) after the content."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -235,7 +249,11 @@ def _power_charts(
             )
         )
     power = line_chart(
-        "power", "Power over time", lines, x_unit=t_unit, y_unit="W (mean per interval)"
+        "power",
+        "Power over time",
+        lines,
+        x_unit=t_unit,
+        y_unit="W, mean per interval; whole machine per component, dashed: tracked processes",
     )
     # cumulative energy, integrated from every stored point (not the thinned ones)
     idx = [columns.index(c) for c in components]
@@ -281,26 +299,51 @@ def _power_charts(
     return f'<div class="charts">{power}{cumulative}</div>'
 
 
+def _epoch_label(p: PhaseRecord, i: int) -> str:
+    return str(p.index if p.index is not None else i)
+
+
+def _bucket_means(xs: Sequence[float], ys: Sequence[float], most: int) -> tuple[list[float], ...]:
+    """At most ``most`` points: means of consecutive runs of points (for long curves)."""
+    size = max(1, -(-len(xs) // most))
+    if size == 1:
+        return list(xs), list(ys)
+    out_x, out_y = [], []
+    for k in range(0, len(xs), size):
+        out_x.append(sum(xs[k : k + size]) / len(xs[k : k + size]))
+        out_y.append(sum(ys[k : k + size]) / len(ys[k : k + size]))
+    return out_x, out_y
+
+
 def _epoch_charts(record: RunRecord, doc: Mapping[str, Any]) -> str:
     epochs = [p for p in record.phases if p.kind == "epoch"]
     if not epochs:
         return ""
     scope = record.headline
+    scope_text = _SCOPE_TEXT[scope]
 
     def energy(p: PhaseRecord) -> float:
         return (p.machine if scope == "machine" else p.process).energy_j
 
     div, unit = _energy_scale(max(energy(p) for p in epochs))
-    bars = [
-        Bar(
-            str(p.index if p.index is not None else i + 1),
-            energy(p) / div,
-            COLORS["epoch"],
-            tooltip=f"epoch {p.index}: {fmt_energy(energy(p))}, {fmt_duration(p.duration_s)}",
-        )
-        for i, p in enumerate(epochs)
+    group = max(1, -(-len(epochs) // MAX_EPOCH_BARS))  # many epochs: one bar per group
+    bars = []
+    for k in range(0, len(epochs), group):
+        chunk = epochs[k : k + group]
+        mean_j = sum(energy(p) for p in chunk) / len(chunk)
+        first, last = _epoch_label(chunk[0], k), _epoch_label(chunk[-1], k + len(chunk) - 1)
+        if len(chunk) == 1:
+            label, tip = (
+                first,
+                (f"epoch {first}: {fmt_energy(mean_j)}, {fmt_duration(chunk[0].duration_s)}"),
+            )
+        else:
+            label, tip = first, f"epochs {first}–{last}: {fmt_energy(mean_j)} per epoch (mean)"
+        bars.append(Bar(label, mean_j / div, COLORS["epoch"], tooltip=tip))
+    title = "Energy per epoch" if group == 1 else f"Energy per epoch (mean of each {group})"
+    charts = [
+        bar_chart("epoch-energy", title, bars, y_unit=f"{unit}, {scope_text}", x_unit="epoch")
     ]
-    charts = [bar_chart("epoch-energy", "Energy per epoch", bars, y_unit=unit, x_unit="epoch")]
     names: list[str] = []
     for p in epochs:
         names += [k for k in p.metrics if k not in names]
@@ -308,22 +351,24 @@ def _epoch_charts(record: RunRecord, doc: Mapping[str, Any]) -> str:
     names = [n for n in names if n not in _COUNTS and n not in _THROUGHPUT] + [
         n for n in _THROUGHPUT if n in names
     ]
+    palette = ("#db2777", "#0d9488", "#9333ea", "#ea580c", "#2563eb", "#65a30d")
     for k, name in enumerate(names[:MAX_METRIC_CHARTS]):
         pts = [
-            (p.index if p.index is not None else i + 1, p.metrics.get(name))
+            (float(p.index if p.index is not None else i), float(p.metrics[name]))
             for i, p in enumerate(epochs)
+            if name in p.metrics and math.isfinite(p.metrics[name])
         ]
-        xs = [float(x) for x, v in pts if v is not None and math.isfinite(v)]
-        ys = [float(v) for _, v in pts if v is not None and math.isfinite(v)]
-        palette = ("#db2777", "#0d9488", "#9333ea", "#ea580c", "#2563eb", "#65a30d")
+        xs, ys = _bucket_means([x for x, _ in pts], [y for _, y in pts], MAX_PLOT_POINTS)
+        throughput = _THROUGHPUT.get(name)
         charts.append(
             line_chart(
                 f"metric-{k}",
                 name,
                 [Line(name, xs, ys, palette[k % len(palette)])],
                 x_unit="epoch",
-                y_unit="per epoch",
-                zero_based=False,
+                # energies and rates from zero; the user's metrics on their own range
+                y_unit=throughput.format(scope=scope_text) if throughput else "per epoch",
+                zero_based=throughput is not None,
             )
         )
     more = ""
@@ -413,7 +458,18 @@ def _phases_table(record: RunRecord) -> str:
         names += [k for k in p.metrics if k not in names]
     head = "".join(f'<th class="n">{_e(n)}</th>' for n in names)
     rows = []
-    for p in record.phases:
+    phases = list(record.phases)
+    omitted = 0
+    if len(phases) > MAX_TABLE_ROWS:  # a long run: its first and last phases
+        omitted = len(phases) - MAX_TABLE_ROWS
+        half = MAX_TABLE_ROWS // 2
+        phases = [*phases[:half], *phases[-half:]]
+    for n_row, p in enumerate(phases):
+        if omitted and n_row == MAX_TABLE_ROWS // 2:
+            rows.append(
+                f'<tr><td colspan="{6 + len(names)}" class="muted">… {omitted:,} phases not '
+                "shown here; all of them are in the embedded JSON report</td></tr>"
+            )
         fp = p.machine if scope == "machine" else p.process
         cells = "".join(
             f'<td class="n">{p.metrics[n]:.4g}</td>' if n in p.metrics else '<td class="n">—</td>'
@@ -426,7 +482,8 @@ def _phases_table(record: RunRecord) -> str:
             f'<td class="n">{_e(_g(fp.co2_g))}</td><td>{_badge(fp.method)}</td>{cells}</tr>'
         )
     return (
-        f'<h2>Phases and epochs</h2><p class="muted">Figures in the {_e(scope)} scope.</p>'
+        f'<h2>Phases and epochs</h2><p class="muted">Figures in the {_e(_SCOPE_TEXT[scope])} '
+        "scope.</p>"
         '<div class="scroll"><table><thead><tr><th>phase</th><th>kind</th>'
         '<th class="n">time</th><th class="n">energy</th><th class="n">emissions</th>'
         f"<th>method</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
@@ -502,7 +559,7 @@ def _training(doc: Mapping[str, Any]) -> str:
             f'<p class="muted">Forecasts of the energy of all {t["planned_epochs"] or ""} '
             "planned epochs, made after each epoch, against what the run then used "
             f"({_e(fmt_energy(t['trained_energy_j']))}).</p>"
-            '<div class="scroll"><table><thead><tr><th class="n">after epoch</th><th>rule</th>'
+            '<div class="scroll"><table><thead><tr><th class="n">after N epochs</th><th>rule</th>'
             '<th class="n">forecast</th><th class="n">range</th><th class="n">time</th>'
             f'<th class="n">error vs actual</th></tr></thead><tbody>{rows}</tbody></table></div>'
         )
@@ -569,7 +626,15 @@ def _details(doc: Mapping[str, Any], record: RunRecord) -> str:
             + (f" on {code['git_branch']}" if code["git_branch"] else ""),
         ),
         ("started", f"{when['started_at']}"),
-        ("ended", f"{when['ended_at'] or 'still running'}"),
+        (
+            "ended",
+            when["ended_at"]
+            or (
+                "still running"
+                if record.status == "running"
+                else f"unknown; last checkpoint {when['updated_at'] or '—'}"
+            ),
+        ),
         ("sampling", f"every {when['sampling_interval_s']:g} s"),
         ("host", f"{host['hostname']}, {host['os']}"),
         (
@@ -680,6 +745,20 @@ def html_report(
         + "</p></header>"
     )
     epochs = _epoch_charts(record, doc)
+    blob = json_blob(doc)
+    schema_code = f"<code>{_e(doc['schema'])}</code>"
+    if len(blob) <= MAX_EMBEDDED_JSON_BYTES:
+        embedded = (
+            f"The JSON report (schema {schema_code}) is embedded in this file as "
+            "<code>#wattwise-report</code>."
+        )
+    else:  # thousands of phases: keep the page light, say where the data is
+        blob = ""
+        embedded = (
+            f"The JSON report (schema {schema_code}) is too large to embed "
+            f"({len(record.phases):,} phases): <code>wattwise report {_e(record.id[:8])} "
+            "--json</code> writes it."
+        )
     body = "".join(
         [
             header,
@@ -697,9 +776,8 @@ def html_report(
             _equivalents(fp.energy_j, fp.co2_g),
             _details(doc, record),
             f"<footer>Generated by wattwise {_e(record.wattwise_version)} at "
-            f"{_e(doc['generated_at'])}. The JSON report (schema <code>{_e(doc['schema'])}"
-            "</code>) is embedded in this file as <code>#wattwise-report</code>. Every "
-            "constant and its source: wattwise's docs/methodology.md.</footer>",
+            f"{_e(doc['generated_at'])}. {embedded} Every constant and its source: "
+            "wattwise's docs/methodology.md.</footer>",
         ]
     )
-    return html_page(f"{record.name} · wattwise energy report", body, doc)
+    return html_page(f"{record.name} · wattwise energy report", body, blob)

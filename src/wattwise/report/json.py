@@ -297,7 +297,7 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _embodied(embodied: EmbodiedInputs | None, duration_s: float) -> dict[str, Any]:
+def _embodied(embodied: EmbodiedInputs | None, duration_s: float, headline: str) -> dict[str, Any]:
     if embodied is None:
         return {
             "included": False,
@@ -310,7 +310,7 @@ def _embodied(embodied: EmbodiedInputs | None, duration_s: float) -> dict[str, A
         "included": True,
         "co2e_g": _num(embodied.co2e_g(duration_s)),
         "standard": SCI_STANDARD,
-        "reason": embodied.formula(duration_s),
+        "reason": embodied.formula(duration_s, headline),
         "inputs": embodied.as_dict(duration_s),
     }
 
@@ -410,7 +410,7 @@ def build_report(
             "machine": _co2(r.machine),
             "process": _co2(r.process),
         },
-        "embodied": _embodied(embodied, r.duration_s),
+        "embodied": _embodied(embodied, r.duration_s, r.headline),
         "cost": {
             "headline_scope": r.headline,
             "cost": _num(fp.cost),

@@ -94,7 +94,8 @@ def markdown_report(
         "| Embodied emissions (SCI's M) | "
         + (
             f"{embodied.co2e_g(r.duration_s):.3g} gCO2e, not in the figure above: "
-            f"{md_escape(embodied.formula(r.duration_s))}; TE: {md_escape(embodied.source)} |"
+            f"{md_escape(embodied.formula(r.duration_s, r.headline))}; "
+            f"TE: {md_escape(embodied.source)} |"
             if embodied is not None
             else "not included: no embodied figures for this hardware |"
         ),
