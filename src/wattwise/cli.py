@@ -299,6 +299,107 @@ def _parse_tags(tags: Sequence[str]) -> dict[str, str]:
     return out
 
 
+# -- profile ------------------------------------------------------------------------------
+@main.command("profile")
+@click.argument("target")
+@click.option("--steps", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--warmup", type=click.IntRange(0, 1000), default=3, show_default=True)
+@click.option(
+    "--min-seconds",
+    type=click.FloatRange(0, 600),
+    default=2.0,
+    show_default=True,
+    help="Measure at least this long (more steps when they are short).",
+)
+@click.option("--top", type=click.IntRange(1, 1000), default=15, show_default=True)
+@click.option("--name", "-n", help="Run name (default: 'profile <ModelClass>').")
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON on stdout.")
+@_tracker_options
+def profile_command(
+    target: str,
+    steps: int,
+    warmup: int,
+    min_seconds: float,
+    top: int,
+    name: str | None,
+    as_json: bool,
+    config_path: str | None,
+    **options: Any,
+) -> None:
+    """Where a training step's energy goes: per layer type and module, with FLOPs.
+
+    TARGET is FILE.py:FACTORY or package.module:FACTORY; FACTORY() returns a dict with
+    model, batch (inputs, targets), loss_fn and optionally optimizer.
+
+    Example: wattwise profile examples/profile_cnn.py:make --steps 20
+    """
+    from wattwise.config import resolve_config
+    from wattwise.profiler import print_profile, profile
+    from wattwise.tracking import Tracker
+
+    spec = _load_factory(target)
+    cfg = resolve_config(config_path=config_path, **options)
+    model = spec["model"]
+    tracker = Tracker(name or f"profile {type(model).__name__}", config=cfg, live="off")
+    with tracker:
+        result = profile(
+            model,
+            spec["batch"],
+            loss_fn=spec["loss_fn"],
+            optimizer=spec.get("optimizer"),
+            steps=steps,
+            warmup=warmup,
+            min_measure_s=min_seconds,
+            tracker=tracker,
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=1))
+        return
+    console = _console(stderr=False)
+    print_profile(result, console, top=top)
+    console.print(
+        f"saved with run {tracker.result.id[:8]}: wattwise report {tracker.result.id[:8]}"
+    )
+
+
+def _load_factory(target: str) -> dict[str, Any]:
+    """Call FILE.py:FACTORY or module:FACTORY and check what it returns."""
+    import importlib
+    import importlib.util
+
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where or not attr:
+        raise _UserError(f"invalid target {target!r}: use FILE.py:FACTORY or module:FACTORY")
+    try:
+        if where.endswith(".py") or os.path.sep in where:
+            if not os.path.isfile(where):
+                raise _UserError(f"no such file: {where}")
+            spec = importlib.util.spec_from_file_location("_wattwise_target", where)
+            if spec is None or spec.loader is None:
+                raise _UserError(f"cannot load {where}")
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except ImportError as exc:
+        raise _UserError(f"cannot import {where}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise _UserError(f"{where} has no callable {attr!r}")
+    try:
+        made = factory()
+    except Exception as exc:  # the user's code: one line, theirs to fix
+        raise _UserError(f"{target}() failed: {type(exc).__name__}: {exc}") from None
+    if isinstance(made, (tuple, list)) and len(made) in (3, 4):
+        made = dict(zip(("model", "batch", "loss_fn", "optimizer"), made, strict=False))
+    if not isinstance(made, dict) or not {"model", "batch", "loss_fn"} <= set(made):
+        raise _UserError(
+            f"{target}() must return a dict with model, batch, loss_fn (and optimizer)"
+        )
+    return made
+
+
 # -- sensors ------------------------------------------------------------------------------
 @main.command()
 @click.option("--sysfs-root", default="/sys", show_default=True, help="Where sysfs is mounted.")

@@ -377,6 +377,7 @@ class RunRecord:
     training: TrainingRecord | None = None
     code: Mapping[str, str] = field(default_factory=dict)
     software: Mapping[str, str] = field(default_factory=dict)
+    profiles: tuple[Mapping[str, Any], ...] = ()
     version: int = RECORD_VERSION
 
     # -- headline figures ---------------------------------------------------------------
@@ -431,6 +432,7 @@ class RunRecord:
         d["training"] = self.training.to_dict() if self.training is not None else None
         d["code"] = dict(self.code)
         d["software"] = dict(self.software)
+        d["profiles"] = [dict(p) for p in self.profiles]
         return d
 
     @classmethod
@@ -465,5 +467,6 @@ class RunRecord:
             training=TrainingRecord.from_dict(d["training"]) if d.get("training") else None,
             code=dict(d.get("code", {})),
             software=dict(d.get("software", {})),
+            profiles=tuple(dict(p) for p in d.get("profiles", ())),
             version=d.get("version", RECORD_VERSION),
         )

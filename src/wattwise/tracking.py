@@ -159,6 +159,7 @@ class Tracker:
         self._host: HostInfo | None = None
         self._open: dict[str, PhaseHandle] = {}
         self._phases: list[PhaseRecord] = []
+        self._profiles: list[dict[str, Any]] = []
         self._events: list[str] = []
         self._result: RunRecord | None = None
         self._last_checkpoint = 0.0
@@ -196,6 +197,7 @@ class Tracker:
         cfg = self.config
         self._open = {}
         self._phases = []
+        self._profiles = []
         self._events = []
         self._result = None
         self._session = None
@@ -518,6 +520,12 @@ class Tracker:
         with sampler.lock:
             self._tree.reaped(cpu_s)
 
+    def add_profile(self, profile: Mapping[str, Any]) -> None:
+        """Save a profile (``ProfileResult.as_dict()``) with this run's record."""
+        self._require_running()
+        with self._lock:
+            self._profiles.append(dict(profile))
+
     # -- live figures -------------------------------------------------------------------
     def current(self) -> RunRecord:
         """The record so far, with status ``running`` (takes a fresh reading)."""
@@ -755,6 +763,7 @@ class Tracker:
             training=self._session.record() if self._session is not None else None,
             code=dict(self._code),
             software=framework_versions(),  # those imported by now; never imports one
+            profiles=tuple(self._profiles),
         )
 
 

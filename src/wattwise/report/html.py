@@ -490,6 +490,76 @@ def _phases_table(record: RunRecord) -> str:
     )
 
 
+_CATEGORY_COLORS = {
+    "convolution": "#2563eb",
+    "linear": "#16a34a",
+    "normalisation": "#d97706",
+    "activation": "#db2777",
+    "pooling": "#0891b2",
+    "attention": "#7c3aed",
+    "embedding": "#65a30d",
+    "other": "#94a3b8",
+    "loss": "#ea580c",
+    "optimizer": "#0f766e",
+    "framework": "#475569",
+}
+
+
+def _fmt_flops(flops: float) -> str:
+    for unit, div in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
+        if flops >= div:
+            return f"{flops / div:.3g} {unit}"
+    return f"{flops:.0f} FLOP"
+
+
+def _profiles(record: RunRecord) -> str:
+    """Each saved training-step profile: energy by layer type, the top modules, FLOPs."""
+    out = []
+    for k, pr in enumerate(record.profiles):
+        cats = pr["categories"]
+        parts = [
+            Bar(
+                c["category"],
+                c["energy_j"],
+                _CATEGORY_COLORS.get(c["category"], "#64748b"),
+                tooltip=f"{fmt_energy(c['energy_j'])} per step, {c['share']:.0%}",
+            )
+            for c in cats
+            if c["energy_j"] > 0
+        ]
+        chart = stacked_bar(
+            f"profile-{k}",
+            "Energy of one training step by layer type",
+            parts,
+            unit=f"{pr['method']}, {_SCOPE_TEXT.get(pr['scope'], pr['scope'])}",
+        )
+        rows = "".join(
+            f"<tr><td><code>{_e(m['name'])}</code></td><td>{_e(m['type'])}</td>"
+            f"<td>{_e(m['layer_type'])}</td>"
+            f'<td class="n">{m["parameters"]:,}</td>'
+            f'<td class="n">{_e(fmt_energy(m["forward_energy_j"]))}</td>'
+            f'<td class="n">{_e(fmt_energy(m["backward_energy_j"]))}</td>'
+            f'<td class="n">{_e(_fmt_flops(m["forward_flops"] + m["backward_flops"]))}</td></tr>'
+            for m in pr["modules"][:10]
+        )
+        notes = "".join(f"<li>{_e(n)}</li>" for n in pr["notes"])
+        out.append(
+            f"<h2>Where a training step's energy goes: {_e(pr['model'])}</h2>"
+            f'<p class="muted">{_e(fmt_energy(pr["step_energy_j"]))} per step of '
+            f"{pr['batch_size']} samples on {_e(pr['device'])} "
+            f"({pr['step_s'] * 1e3:.1f} ms); {_e(_fmt_flops(pr['train_flops_per_step']))} "
+            f"per training step, {_e(_fmt_flops(pr['inference_flops_per_sample']))} per "
+            f"inference (one sample). {_e(pr['attribution'])}.</p>"
+            f'<div class="charts">{chart}</div>'
+            '<div class="scroll"><table><thead><tr><th>module</th><th>type</th>'
+            '<th>layer type</th><th class="n">params</th><th class="n">forward</th>'
+            '<th class="n">backward</th><th class="n">FLOPs</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>"
+            + (f'<ul class="events">{notes}</ul>' if notes else "")
+        )
+    return "".join(out)
+
+
 def _training(doc: Mapping[str, Any]) -> str:
     t = doc["training"]
     if t is None:
@@ -770,6 +840,7 @@ def html_report(
             _breakdown(doc, notes),
             "<h2>How it was measured</h2>",
             _domains(doc),
+            _profiles(record),
             _phases_table(record),
             _training(doc),
             _carbon(doc),

@@ -1,0 +1,269 @@
+"""The training-step profiler: attribution by time share, FLOPs, layer types, saved runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wattwise.exceptions import ConfigError
+from wattwise.profiler import LAYER_TYPES, ProfileResult, layer_type, profile
+from wattwise.store import get_store
+from wattwise.testing.fake import SyntheticSensor
+from wattwise.tracking import Tracker
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+POWER_W = 100.0
+
+
+def _sensor() -> SyntheticSensor:
+    return SyntheticSensor(lambda t: POWER_W, lambda a, b: POWER_W * (b - a), kind="counter")
+
+
+def _options(**kw: Any) -> dict[str, Any]:
+    return {"sensors": [_sensor()], "store": False, "zone": "FRA", "interval_s": 0.1, **kw}
+
+
+def _small() -> tuple[Any, tuple[Any, Any], Any]:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(144, 10)
+    )
+    batch = (torch.randn(2, 1, 8, 8), torch.randint(0, 10, (2,)))
+    return model, batch, torch.optim.SGD(model.parameters(), lr=0.01)
+
+
+@pytest.fixture(scope="module")
+def small_profile() -> tuple[ProfileResult, Any]:
+    model, batch, opt = _small()
+    result = profile(
+        model,
+        batch,
+        loss_fn=nn.functional.cross_entropy,
+        optimizer=opt,
+        steps=5,
+        warmup=1,
+        min_measure_s=0.3,
+        **_options(),
+    )
+    return result, model
+
+
+def test_flops_of_conv_and_linear_match_hand_counts(small_profile: Any) -> None:
+    result, _ = small_profile
+    mods = {m.name: m for m in result.modules}
+    # conv: 2 samples × 4 channels × 6×6 outputs × (1×3×3) MACs × 2 FLOPs per MAC
+    assert mods["0"].forward_flops == 2 * 4 * 36 * 9 * 2 == 5184
+    # its input needs no gradient: backward computes the weight gradient only
+    assert mods["0"].backward_flops == 5184
+    # linear: 2 × 144 × 10 MACs forward; backward: input and weight gradients
+    assert mods["3"].forward_flops == 2 * 2 * 144 * 10
+    assert mods["3"].backward_flops == 2 * (2 * 2 * 144 * 10)
+    assert mods["1"].forward_flops == 0  # ReLU: no multiply-adds
+    assert result.forward_flops_per_step == 5184 + 5760
+    assert result.train_flops_per_step == 5184 + 5760 + 5184 + 11520
+    assert result.inference_flops_per_sample == pytest.approx((5184 + 5760) / 2)
+
+
+def test_attributions_sum_to_the_measured_step_energy(small_profile: Any) -> None:
+    result, _ = small_profile
+    assert result.method == "measured" and result.scope == "machine"
+    # a constant 100 W synthetic sensor: one step's energy is 100 W × the step's time
+    assert result.step_energy_j == pytest.approx(POWER_W * result.step_s, rel=0.25)
+    assert sum(c.energy_j for c in result.categories) == pytest.approx(result.step_energy_j)
+    parts = {c.category for c in result.categories}
+    assert {"convolution", "linear", "activation", "loss", "optimizer", "framework"} <= parts
+    modules_j = sum(m.energy_j for m in result.modules)
+    rest = sum(result.category(k).energy_j for k in ("loss", "optimizer", "framework"))
+    assert modules_j + rest == pytest.approx(result.step_energy_j)
+    assert all(m.forward_energy_j >= 0 and m.backward_energy_j >= 0 for m in result.modules)
+    assert [m.energy_j for m in result.modules] == sorted(
+        (m.energy_j for m in result.modules), reverse=True
+    )
+    assert sum(c.share for c in result.categories) == pytest.approx(1.0)
+    assert "time" in result.attribution and "FLOPs" in result.attribution
+
+
+def test_the_model_is_left_as_it_was_found(small_profile: Any) -> None:
+    _, model = small_profile
+    assert model[1].inplace is True  # switched out of place only while profiled
+    for m in model.modules():
+        assert not m._forward_hooks and not m._forward_pre_hooks
+        assert not m._backward_hooks and not m._backward_pre_hooks
+
+
+def test_a_conv_heavy_model_ranks_convolution_first() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(8, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+    batch = (torch.randn(16, 8, 24, 24), torch.randint(0, 10, (16,)))
+    result = profile(
+        model,
+        batch,
+        loss_fn=nn.functional.cross_entropy,
+        steps=3,
+        warmup=1,
+        min_measure_s=0.3,
+        **_options(),
+    )
+    layers = [c for c in result.categories if c.category in LAYER_TYPES]
+    assert layers[0].category == "convolution"
+    assert result.category("convolution").flops > 100 * result.category("linear").flops
+    assert "optimizer" not in {c.category for c in result.categories}  # none was given
+
+
+def test_layer_types() -> None:
+    cases = {
+        "convolution": [nn.Conv1d(1, 1, 1), nn.Conv2d(1, 1, 1), nn.ConvTranspose2d(1, 1, 1)],
+        "linear": [nn.Linear(1, 1), nn.Bilinear(1, 1, 1)],
+        "normalisation": [nn.BatchNorm2d(1), nn.LayerNorm(4), nn.GroupNorm(1, 2)],
+        "activation": [nn.ReLU(), nn.GELU(), nn.Sigmoid(), nn.Softmax(dim=1)],
+        "pooling": [nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1)],
+        "attention": [nn.MultiheadAttention(4, 2)],
+        "embedding": [nn.Embedding(5, 2)],
+        "other": [nn.Dropout(), nn.Flatten(), nn.Identity()],
+    }
+    for kind, modules in cases.items():
+        for m in modules:
+            assert layer_type(m) == kind, type(m).__name__
+
+
+def test_attention_is_one_atomic_module_and_embeddings_count() -> None:
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.head = nn.Linear(8, 20)
+
+        def forward(self, tokens: Any) -> Any:
+            x = self.emb(tokens)
+            x, _ = self.attn(x, x, x)
+            return self.head(x).mean(dim=1)
+
+    batch = (torch.randint(0, 20, (4, 6)), torch.randint(0, 20, (4,)))
+    result = profile(
+        Tiny(),
+        batch,
+        loss_fn=nn.functional.cross_entropy,
+        steps=2,
+        warmup=1,
+        min_measure_s=0.2,
+        **_options(),
+    )
+    names = {m.name: m.layer_type for m in result.modules}
+    assert names == {"emb": "embedding", "attn": "attention", "head": "linear"}
+    assert result.category("attention").flops > 0
+
+
+def test_saved_with_the_run_and_round_trips(tmp_path: Path) -> None:
+    model, batch, opt = _small()
+    db = str(tmp_path / "runs.db")
+    result = profile(
+        model,
+        batch,
+        loss_fn=nn.functional.cross_entropy,
+        optimizer=opt,
+        steps=2,
+        warmup=0,
+        min_measure_s=0.1,
+        name="cnn profile",
+        **_options(store=db),
+    )
+    assert result.run_id is not None
+    with get_store(db) as store:
+        record = store.get_run(result.run_id)
+    assert record.name == "cnn profile" and len(record.profiles) == 1
+    again = ProfileResult.from_dict(record.profiles[0])
+    assert again == result
+    assert record.phase("profile: measured steps").kind == "profile"
+
+
+def test_into_a_running_tracker_and_bad_arguments() -> None:
+    model, batch, opt = _small()
+    with Tracker("mine", live="off", **_options()) as run:
+        result = profile(
+            model,
+            batch,
+            loss_fn=nn.functional.cross_entropy,
+            optimizer=opt,
+            steps=1,
+            warmup=0,
+            min_measure_s=0.1,
+            tracker=run,
+        )
+        with pytest.raises(ConfigError, match="tracker options"):
+            profile(model, batch, loss_fn=nn.functional.cross_entropy, tracker=run, zone="DEU")
+    assert run.result.profiles[0]["step_energy_j"] == result.step_energy_j
+    with pytest.raises(ConfigError, match="steps"):
+        profile(model, batch, loss_fn=nn.functional.cross_entropy, steps=0)
+    with pytest.raises(ConfigError, match="warmup"):
+        profile(model, batch, loss_fn=nn.functional.cross_entropy, warmup=-1)
+
+
+def test_reports_show_a_saved_profile(tmp_path: Path) -> None:
+    pytest.importorskip("jsonschema")
+    from wattwise.report import build_report, validate_report
+    from wattwise.report.html import html_report
+
+    model, batch, opt = _small()
+    with Tracker("with a profile", live="off", **_options()) as run:
+        profile(
+            model,
+            batch,
+            loss_fn=nn.functional.cross_entropy,
+            optimizer=opt,
+            steps=1,
+            warmup=0,
+            min_measure_s=0.1,
+            tracker=run,
+        )
+    doc = build_report(run.result)
+    validate_report(doc)
+    assert doc["profiles"][0]["categories"][0]["energy_j"] > 0
+    html = html_report(run.result)
+    assert 'data-chart="profile-0"' in html and "by layer type" in html
+
+
+def test_cli_profiles_a_factory_and_rejects_bad_targets(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("sklearn")
+    example = Path(__file__).resolve().parents[1] / "examples" / "profile_cnn.py"
+    db = str(tmp_path / "runs.db")
+    ww = [sys.executable, "-m", "wattwise", "profile"]
+    opts = ["--steps", "1", "--warmup", "0", "--min-seconds", "0.2", "--store", db]
+    proc = subprocess.run(
+        [*ww, f"{example}:make", *opts, "--zone", "FRA", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["model"] == "Sequential" and data["categories"][0]["category"] == "convolution"
+    with get_store(db) as store:
+        assert store.get_run(data["run_id"]).profiles[0]["model"] == "Sequential"
+    for target, message in (
+        ("nope", "invalid target"),
+        (str(tmp_path / "missing.py") + ":make", "no such file"),
+        ("json:nothing_here", "no callable"),
+        ("json:JSONDecoder", "must return a dict"),
+        ("json:dumps", "failed: TypeError"),
+    ):
+        bad = subprocess.run([*ww, target, *opts], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
