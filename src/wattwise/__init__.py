@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from wattwise.config import TrackerConfig, resolve_config
     from wattwise.early_stopping import EarlyStopping
     from wattwise.forecast import Forecast
+    from wattwise.profiler import ProfileResult, profile
     from wattwise.record import Footprint, PhaseRecord, RunRecord, TrainingRecord
     from wattwise.store import get_store
     from wattwise.tracking import Tracker, track
@@ -48,6 +49,7 @@ __all__ = [
     "IntensityError",
     "IntensityFallbackWarning",
     "PhaseRecord",
+    "ProfileResult",
     "ReportError",
     "RunNotFoundError",
     "RunRecord",
@@ -64,6 +66,7 @@ __all__ = [
     "WattwiseError",
     "__version__",
     "get_store",
+    "profile",
     "resolve_config",
     "track",
 ]
@@ -83,6 +86,8 @@ _LAZY = {
     "Forecast": "wattwise.forecast",
     "TrainingRecord": "wattwise.record",
     "TrainingSession": "wattwise.training",
+    "profile": "wattwise.profiler",
+    "ProfileResult": "wattwise.profiler",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())
