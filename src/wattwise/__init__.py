@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from wattwise.store import get_store
     from wattwise.tracking import Tracker, track
     from wattwise.training import BudgetWarning, TrainingSession
+    from wattwise.waste import WasteFinder, WasteReport
 
 __all__ = [
     "Budget",
@@ -63,6 +64,8 @@ __all__ = [
     "TrainingRecord",
     "TrainingSession",
     "UnknownZoneError",
+    "WasteFinder",
+    "WasteReport",
     "WattwiseError",
     "__version__",
     "get_store",
@@ -88,6 +91,8 @@ _LAZY = {
     "TrainingSession": "wattwise.training",
     "profile": "wattwise.profiler",
     "ProfileResult": "wattwise.profiler",
+    "WasteFinder": "wattwise.waste",
+    "WasteReport": "wattwise.waste",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())
