@@ -574,34 +574,49 @@ def _profile(
         for _ in range(warmup):
             step(False)
         sync()
-        # 1. energy of unprofiled steps
-        handle = tracker.begin_phase("profile: measured steps", kind="profile")
-        t_start = time.perf_counter()
-        n = 0
-        while n < steps or time.perf_counter() - t_start < min_measure_s:
-            step(False)
-            n += 1
-        sync()
-        step_s = (time.perf_counter() - t_start) / n
-        record = tracker.end_phase(handle.name)
-        assert record is not None
         scope = tracker.config.headline
-        fp = record.machine if scope == "machine" else record.process
-        step_energy_j = fp.energy_j / n
-        # 2. time shares in profiled steps
+
+        def measured(count: int | None) -> tuple[int, float, float, str]:
+            """Plain steps in a phase: (steps, seconds, energy J, method)."""
+            handle = tracker.begin_phase("profile: measured steps", kind="profile")
+            t0 = time.perf_counter()
+            done = 0
+            while (
+                done < count
+                if count is not None
+                else (done < -(-steps // 2) or time.perf_counter() - t0 < min_measure_s / 2)
+            ):
+                step(False)
+                done += 1
+            sync()
+            seconds = time.perf_counter() - t0
+            record = tracker.end_phase(handle.name)
+            assert record is not None
+            fp = record.machine if scope == "machine" else record.process
+            return done, seconds, fp.energy_j, fp.method
+
+        # 1. plain steps, half before and half after the profiled ones (so a machine whose
+        # speed drifts during the profile biases neither side)
+        n1, s1, e1, m1 = measured(None)
+        # 2. time shares in as many profiled steps as plain ones
         timer = _Timer(atoms, sync)
         try:
             step(False)  # hooks in place, not yet timing: their first call is slower
             parts.update(loss=0.0, optimizer=0.0)
             timer.enabled = True
             t_start = time.perf_counter()
-            for _ in range(n):
+            for _ in range(2 * n1):
                 step(True)
             sync()
             profiled_total_s = time.perf_counter() - t_start
             timer.enabled = False
         finally:
             timer.remove()
+        n2, s2, e2, m2 = measured(n1)
+        n = n1 + n2
+        step_s = (s1 + s2) / n
+        step_energy_j = (e1 + e2) / n
+        method = m1 if m1 == m2 else "mixed"
         fwd_flops, bwd_flops, fwd_total, bwd_total = _flops(model, inputs, targets, loss_fn)
     return _attribute(
         model_name=type(model).__name__,
@@ -611,7 +626,7 @@ def _profile(
         step_s=step_s,
         profiled_s=profiled_total_s / n,
         step_energy_j=step_energy_j,
-        method=fp.method,
+        method=method,
         scope=scope,
         atoms=atoms,
         timer=timer,
