@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from wattwise.profiler import ProfileResult, profile
     from wattwise.record import Footprint, PhaseRecord, RunRecord, TrainingRecord
     from wattwise.store import get_store
+    from wattwise.sweeping import SweepResult, sweep
     from wattwise.tracking import Tracker, track
     from wattwise.training import BudgetWarning, TrainingSession
     from wattwise.waste import WasteFinder, WasteReport
@@ -58,6 +59,7 @@ __all__ = [
     "SensorError",
     "SensorPermissionError",
     "StoreError",
+    "SweepResult",
     "Tracker",
     "TrackerConfig",
     "TrackerStateError",
@@ -71,6 +73,7 @@ __all__ = [
     "get_store",
     "profile",
     "resolve_config",
+    "sweep",
     "track",
 ]
 
@@ -91,6 +94,8 @@ _LAZY = {
     "TrainingSession": "wattwise.training",
     "profile": "wattwise.profiler",
     "ProfileResult": "wattwise.profiler",
+    "sweep": "wattwise.sweeping",
+    "SweepResult": "wattwise.sweeping",
     "WasteFinder": "wattwise.waste",
     "WasteReport": "wattwise.waste",
 }

@@ -183,7 +183,7 @@ def run(
 
 
 # -- demo ---------------------------------------------------------------------------------
-@main.command()
+@main.group(invoke_without_command=True, subcommand_metavar="[profile [OPTIONS]]")
 @click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -197,7 +197,10 @@ def run(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stdout.")
 @_tracker_options
+@click.pass_context
 def demo(
+    ctx: click.Context,
+    /,
     epochs: int,
     batch_size: int,
     seed: int,
@@ -209,6 +212,18 @@ def demo(
 
     Nothing is downloaded. Needs the demo extra: pip install 'wattwise[demo]'.
     """
+    if ctx.invoked_subcommand is not None:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ctx.params
+            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        ]
+        if given:
+            raise click.UsageError(
+                f"{given[0]} is an option of 'wattwise demo'; options of "
+                f"'wattwise demo {ctx.invoked_subcommand}' go after it"
+            )
+        return
     from wattwise.config import resolve_config
     from wattwise.demo import _imports, print_result, run_demo
     from wattwise.tracking import Tracker
@@ -234,6 +249,94 @@ def demo(
     print_summary(result.record, console)
     console.print()
     print_result(result, console)
+
+
+@demo.command(
+    "profile", short_help="Where the joules go: 8 CNNs of growing complexity, energy vs accuracy."
+)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Train each network this many times (seeds SEED, SEED+1, ...).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    default=1,
+    show_default=True,
+    help="PyTorch threads (more only help on an otherwise idle machine).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the study as JSON on stdout.")
+@_tracker_options
+def demo_profile(
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    repeats: int,
+    threads: int,
+    as_json: bool,
+    config_path: str | None,
+    **options: Any,
+) -> None:
+    """Where the joules go: the 2×2×2 CNN design of Yarally et al. (CAIN 2023) on digits.
+
+    Trains eight small CNNs (1 or 4 conv layers × 3 or 7 linear layers × ReLU off or on),
+    each measured as its own run, and prints energy against accuracy, the share of the
+    energy's variance each factor explains, and the smallest network's energy over the
+    largest's. Nothing is downloaded. Needs the demo extra: pip install 'wattwise[demo]'.
+    """
+    from wattwise.complexity import print_study, run_study
+    from wattwise.config import resolve_config
+    from wattwise.demo import _imports
+    from wattwise.summary import fmt_duration, fmt_energy
+
+    cfg = resolve_config(config_path=config_path, **options)
+    _imports()  # a missing extra is a one-line error before anything starts
+    err = _console(stderr=True)
+    times = f" × {repeats} seeds" if repeats > 1 else ""
+    err.print(
+        f"wattwise demo profile: training 8 small CNNs{times} on scikit-learn's digits, "
+        f"{epochs} epoch{'s' if epochs != 1 else ''} each (no download)"
+    )
+
+    def progress(i: int, n: int, v: Any) -> None:
+        err.print(
+            f"[{i + 1}/{n}] {v.label}: {fmt_energy(v.energy_j)} ({v.method}) in "
+            f"{fmt_duration(v.duration_s)}, accuracy {v.metric:.1%}",
+            soft_wrap=True,
+        )
+
+    result = run_study(
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        repeats=repeats,
+        threads=threads,
+        tracker_options={"config": cfg},
+        on_variant=progress,
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=1))
+        return
+    console = _console(stderr=False)
+    print_study(result, console)
+    from wattwise.store import default_store_path
+
+    ids = " ".join(v.run_id[:8] for v in result.sweeps[0].variants if v.run_id)
+    store = result.sweeps[0].store
+    at = ""
+    if store not in (f"sqlite:///{default_store_path()}", "memory"):
+        at = f" --store {shlex.quote(store)}"
+    console.print(
+        f"compare the runs: wattwise runs compare {ids} --metric val_accuracy{at} "
+        "--html study.html",
+        soft_wrap=True,
+    )
 
 
 class _UserError(click.ClickException):
