@@ -237,6 +237,14 @@ def test_demo_profile_runs_the_study_and_saves_eight_runs(tmp_path: Path) -> Non
         "interactions_and_residual"
     ] == pytest.approx(1.0)
     assert proc.stderr.count("] conv_layers=") == 8 and "[8/8]" in proc.stderr
+    # one step of the largest and the smallest network, by layer type (time share)
+    big, small = study["layer_profiles"]
+    assert big["network"] == [4, 7, True] and small["network"] == [1, 3, False]
+    for p in (big, small):
+        total = sum(c["energy_j"] for c in p["categories"])
+        assert total == pytest.approx(p["step_energy_j"])
+    shares = {c["category"]: c["share"] for c in big["categories"]}
+    assert shares["convolution"] > shares.get("activation", 0.0)
     listed = subprocess.run(
         [*WW, "runs", "list", "--store", db, "--tag", "sweep=complexity-seed0"],
         capture_output=True,

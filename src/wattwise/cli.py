@@ -290,7 +290,7 @@ def demo_profile(
     energy's variance each factor explains, and the smallest network's energy over the
     largest's. Nothing is downloaded. Needs the demo extra: pip install 'wattwise[demo]'.
     """
-    from wattwise.complexity import print_study, run_study
+    from wattwise.complexity import print_study, profile_layers, run_study
     from wattwise.config import resolve_config
     from wattwise.demo import _imports
     from wattwise.summary import fmt_duration, fmt_energy
@@ -320,11 +320,30 @@ def demo_profile(
         tracker_options={"config": cfg},
         on_variant=progress,
     )
+    err.print("profiling one training step of the largest and the smallest network…")
+    shapes = ((4, 7, True), (1, 3, False))
+    profiles = [
+        profile_layers(
+            *shape,
+            batch_size=batch_size,
+            seed=seed,
+            threads=threads,
+            tracker_options={"config": cfg},
+        )
+        for shape in shapes
+    ]
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=1))
+        doc = result.to_dict()
+        doc["layer_profiles"] = [
+            {"network": list(shape), **p.as_dict()}
+            for shape, p in zip(shapes, profiles, strict=True)
+        ]
+        click.echo(json.dumps(doc, indent=1))
         return
     console = _console(stderr=False)
     print_study(result, console)
+    labels = [f"{c} conv, {n} linear, ReLU {'on' if r else 'off'}" for c, n, r in shapes]
+    _print_layer_shares(list(zip(labels, profiles, strict=True)), console)
     from wattwise.store import default_store_path
 
     ids = " ".join(v.run_id[:8] for v in result.sweeps[0].variants if v.run_id)
@@ -337,6 +356,30 @@ def demo_profile(
         "--html study.html",
         soft_wrap=True,
     )
+
+
+def _print_layer_shares(profiles: Sequence[tuple[str, Any]], console: Any) -> None:
+    """Share of one training step's energy per layer type, a column per profiled network."""
+    from rich.table import Table
+
+    table = Table(
+        title="one training step's energy by layer type (time share of the measured step)",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("layer type")
+    for label, _ in profiles:
+        table.add_column(label, justify="right")
+    kinds: list[str] = []
+    for _, p in profiles:
+        kinds += [c.category for c in p.categories if c.category not in kinds]
+    for kind in kinds:
+        cells = []
+        for _, p in profiles:
+            shares = {c.category: c.share for c in p.categories}
+            cells.append(f"{shares[kind]:.1%}" if kind in shares else "—")
+        table.add_row(kind, *cells)
+    console.print(table)
 
 
 class _UserError(click.ClickException):

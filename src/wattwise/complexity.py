@@ -518,6 +518,48 @@ def run_study(
     return _summarise(sweeps, epochs, batch_size, seed, repeats, n_threads, wall)
 
 
+def profile_layers(
+    conv_layers: int,
+    linear_layers: int,
+    relu: bool,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    seed: int = 0,
+    threads: int | None = 1,
+    tracker_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """Where one training step of a variant spends its energy, by layer type.
+
+    Runs :func:`wattwise.profile` (time-share attribution of the measured step energy) on
+    a batch of the training digits, with Adam as in the study; returns its
+    :class:`~wattwise.profiler.ProfileResult`, saved as its own run.
+    """
+    from wattwise.profiler import profile
+
+    torch = _torch()
+    data = digits_data(seed)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(seed)
+        model = make_model(conv_layers, linear_layers, relu)
+        batch = (data.x_train[:batch_size], data.y_train[:batch_size])
+        name = (
+            f"profile: {conv_layers} conv, {linear_layers} linear, ReLU {'on' if relu else 'off'}"
+        )
+        return profile(
+            model,
+            batch,
+            loss_fn=torch.nn.functional.cross_entropy,
+            optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+            name=name,
+            **dict(tracker_options or {}),
+        )
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _warm_up(torch: Any, data: DigitsData, batch_size: int) -> None:
     """A few untracked steps of the largest network: the first variant must not pay for
     PyTorch's one-off start-up (kernels, thread pool, allocator)."""
