@@ -66,6 +66,7 @@ def test_flops_of_conv_and_linear_match_hand_counts(small_profile: Any) -> None:
     assert result.forward_flops_per_step == 5184 + 5760
     assert result.train_flops_per_step == 5184 + 5760 + 5184 + 11520
     assert result.inference_flops_per_sample == pytest.approx((5184 + 5760) / 2)
+    assert result.training_flops(100) == 100 * result.train_flops_per_step
 
 
 def test_attributions_sum_to_the_measured_step_energy(small_profile: Any) -> None:
@@ -218,21 +219,25 @@ def test_reports_show_a_saved_profile(tmp_path: Path) -> None:
 
     model, batch, opt = _small()
     with Tracker("with a profile", live="off", **_options()) as run:
-        profile(
-            model,
-            batch,
-            loss_fn=nn.functional.cross_entropy,
-            optimizer=opt,
-            steps=1,
-            warmup=0,
-            min_measure_s=0.1,
-            tracker=run,
-        )
+        for _ in run.epochs(1):
+            profile(
+                model,
+                batch,
+                loss_fn=nn.functional.cross_entropy,
+                optimizer=opt,
+                steps=1,
+                warmup=0,
+                min_measure_s=0.1,
+                tracker=run,
+            )
+            run.step(samples=1000)
     doc = build_report(run.result)
     validate_report(doc)
     assert doc["profiles"][0]["categories"][0]["energy_j"] > 0
     html = html_report(run.result)
     assert 'data-chart="profile-0"' in html and "by layer type" in html
+    # 1,000 samples at the profiled batch's (5184 + 5760 + 5184 + 11520) FLOPs per 2 samples
+    assert "This run's training (1,000 samples): about 13.8 MFLOP" in html
 
 
 @pytest.mark.slow

@@ -176,6 +176,11 @@ class ProfileResult:
         """How much slower a profiled step ran than an unprofiled one (0.25 = +25 %)."""
         return self.profiled_step_s / self.step_s - 1.0 if self.step_s > 0 else 0.0
 
+    def training_flops(self, steps: int) -> int:
+        """FLOPs of a training run of ``steps`` steps like the profiled one (Schwartz et
+        al.'s "FLOPs per training run"; steps of another batch size scale with it)."""
+        return self.train_flops_per_step * max(steps, 0)
+
     def category(self, name: str) -> CategoryProfile:
         """One category by name; KeyError when absent."""
         for c in self.categories:

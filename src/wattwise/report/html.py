@@ -543,13 +543,22 @@ def _profiles(record: RunRecord) -> str:
             for m in pr["modules"][:10]
         )
         notes = "".join(f"<li>{_e(n)}</li>" for n in pr["notes"])
+        run_flops = ""
+        t = record.training
+        if t is not None and t.steps and t.samples and pr["batch_size"]:
+            # the run's samples at the profiled batch's cost per sample
+            per_sample = pr["train_flops_per_step"] / pr["batch_size"]
+            run_flops = (
+                f" This run's training ({t.samples:,} samples): about "
+                f"{_e(_fmt_flops(per_sample * t.samples))}."
+            )
         out.append(
             f"<h2>Where a training step's energy goes: {_e(pr['model'])}</h2>"
             f'<p class="muted">{_e(fmt_energy(pr["step_energy_j"]))} per step of '
             f"{pr['batch_size']} samples on {_e(pr['device'])} "
             f"({pr['step_s'] * 1e3:.1f} ms); {_e(_fmt_flops(pr['train_flops_per_step']))} "
             f"per training step, {_e(_fmt_flops(pr['inference_flops_per_sample']))} per "
-            f"inference (one sample). {_e(pr['attribution'])}.</p>"
+            f"inference (one sample).{run_flops} {_e(pr['attribution'])}.</p>"
             f'<div class="charts">{chart}</div>'
             '<div class="scroll"><table><thead><tr><th>module</th><th>type</th>'
             '<th>layer type</th><th class="n">params</th><th class="n">forward</th>'
