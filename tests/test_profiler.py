@@ -277,3 +277,123 @@ def test_cli_profiles_a_factory_and_rejects_bad_targets(tmp_path: Path) -> None:
         bad = CliRunner().invoke(main, ["profile", target, *opts])  # in-process: quicker
         assert bad.exit_code == 2 and message in bad.output, bad.output
         assert bad.exception is None or isinstance(bad.exception, SystemExit)
+
+
+def _run(model: Any, batch: Any, **kw: Any) -> ProfileResult:
+    kw.setdefault("steps", 2)
+    kw.setdefault("warmup", 1)
+    kw.setdefault("min_measure_s", 0.1)
+    return profile(model, batch, loss_fn=nn.functional.cross_entropy, **kw, **_options())
+
+
+def _sums_to_step(result: ProfileResult) -> None:
+    assert sum(c.energy_j for c in result.categories) == pytest.approx(result.step_energy_j)
+
+
+def test_without_an_optimizer_zero_grad_is_framework_and_all_adds_up() -> None:
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    result = _run(model, (torch.randn(8, 16), torch.randint(0, 4, (8,))))
+    _sums_to_step(result)
+    assert "optimizer" not in {c.category for c in result.categories}
+
+
+def test_a_resnet_block_with_in_place_addition_is_profiled_forward_only() -> None:
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 36, 3))
+
+        def forward(self, x: Any) -> Any:
+            out = self.bn(self.conv(x))
+            out += x  # what torchvision's BasicBlock does
+            return self.head(out)
+
+    model = Block()
+    result = _run(model, (torch.randn(4, 4, 6, 6), torch.randint(0, 3, (4,))))
+    _sums_to_step(result)
+    assert any("in place" in n for n in result.notes)
+    assert all(m.backward_energy_j == 0 for m in result.modules)
+    assert all(not m._backward_hooks for m in model.modules())
+
+
+def test_a_module_shared_by_two_parents_is_timed_once() -> None:
+    shared = nn.Linear(8, 8)
+    model = nn.Sequential(nn.Sequential(shared, nn.ReLU()), nn.Sequential(shared), nn.Linear(8, 2))
+    result = _run(model, (torch.randn(4, 8), torch.randint(0, 2, (4,))))
+    names = [m.name for m in result.modules]
+    assert names.count("0.0") + names.count("1.0") == 1
+    assert result.category("linear").modules == 2
+    assert any("more than once per step" in n for n in result.notes)
+    _sums_to_step(result)
+
+
+def test_eval_mode_is_restored_and_bad_inputs_are_config_errors() -> None:
+    model = nn.Sequential(nn.Linear(4, 2)).eval()
+    batch = (torch.randn(2, 4), torch.randint(0, 2, (2,)))
+    _run(model, batch)
+    assert model.training is False
+    with torch.no_grad():  # profile() turns gradients on for its steps
+        _sums_to_step(_run(model, batch))
+    with pytest.raises(ConfigError, match="trainable"):
+        _run(nn.Sequential(nn.ReLU()), batch)
+    frozen = nn.Linear(4, 2).requires_grad_(False)
+    with pytest.raises(ConfigError, match="trainable"):
+        _run(frozen, batch)
+    with pytest.raises(ConfigError, match="inputs, targets"):
+        _run(model, [batch[0], batch[1], batch[1]])
+    with pytest.raises(ConfigError, match=r"nn\.Module"):
+        _run(lambda x: x, batch)  # type: ignore[arg-type]
+
+
+def test_a_failing_model_leaves_a_failed_run_and_no_open_phase(tmp_path: Path) -> None:
+    class Boom(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 2)
+            self.calls = 0
+
+        def forward(self, x: Any) -> Any:
+            self.calls += 1
+            if self.calls > 3:
+                raise ValueError("diverged")
+            return self.lin(x)
+
+    batch = (torch.randn(2, 4), torch.randint(0, 2, (2,)))
+    db = str(tmp_path / "runs.db")
+    with pytest.raises(ValueError, match="diverged"):
+        profile(
+            Boom(),
+            batch,
+            loss_fn=nn.functional.cross_entropy,
+            steps=4,
+            warmup=1,
+            min_measure_s=0.1,
+            **_options(store=db),
+        )
+    with get_store(db) as store:
+        (record,) = store.list_runs()
+    assert record.status == "failed" and any("diverged" in e for e in record.events)
+    with Tracker("mine", live="off", **_options()) as run:
+        with pytest.raises(ValueError):
+            profile(
+                Boom(),
+                batch,
+                loss_fn=nn.functional.cross_entropy,
+                steps=4,
+                warmup=1,
+                min_measure_s=0.1,
+                tracker=run,
+            )
+        # nothing left open: a second profile in the same run works
+        profile(
+            nn.Linear(4, 2),
+            batch,
+            loss_fn=nn.functional.cross_entropy,
+            steps=1,
+            warmup=0,
+            min_measure_s=0.1,
+            tracker=run,
+        )
+    assert len(run.result.profiles) == 1

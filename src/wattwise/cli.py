@@ -483,11 +483,14 @@ def profile_command(
     from wattwise.profiler import print_profile, profile
     from wattwise.tracking import Tracker
 
-    spec = _load_factory(target)
     cfg = resolve_config(config_path=config_path, **options)
+    # with --json, whatever the user's code prints goes to stderr, not into the JSON
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with quiet:
+        spec = _load_factory(target)
     model = spec["model"]
     tracker = Tracker(name or f"profile {type(model).__name__}", config=cfg, live="off")
-    with tracker:
+    with tracker, quiet:
         result = profile(
             model,
             spec["batch"],
@@ -520,16 +523,22 @@ def _load_factory(target: str) -> dict[str, Any]:
         if where.endswith(".py") or os.path.sep in where:
             if not os.path.isfile(where):
                 raise _UserError(f"no such file: {where}")
-            spec = importlib.util.spec_from_file_location("_wattwise_target", where)
+            name = "_wattwise_target_" + os.path.splitext(os.path.basename(where))[0]
+            spec = importlib.util.spec_from_file_location(name, where)
             if spec is None or spec.loader is None:
                 raise _UserError(f"cannot load {where}")
             module = importlib.util.module_from_spec(spec)
-            sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+            sys.modules[name] = module  # dataclasses and pickling look their module up
+            sys.path.append(os.path.dirname(os.path.abspath(where)))  # its own imports
             spec.loader.exec_module(module)
         else:
+            if os.getcwd() not in sys.path:
+                sys.path.append(os.getcwd())  # as `python -m` would find it
             module = importlib.import_module(where)
-    except ImportError as exc:
-        raise _UserError(f"cannot import {where}: {exc}") from None
+    except _UserError:
+        raise
+    except Exception as exc:  # the user's file: one line, theirs to fix
+        raise _UserError(f"cannot load {where}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise _UserError(f"{where} has no callable {attr!r}")

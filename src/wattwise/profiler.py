@@ -298,7 +298,9 @@ class _Timer:
     closes it. :meth:`end_backward` closes the step's open intervals.
     """
 
-    def __init__(self, modules: Sequence[tuple[str, Any]], sync: Callable[[], None]) -> None:
+    def __init__(
+        self, modules: Sequence[tuple[str, Any]], sync: Callable[[], None], *, backward: bool = True
+    ) -> None:
         self.sync = sync
         names = [n for n, _ in modules]
         self.forward_s = dict.fromkeys(names, 0.0)
@@ -309,15 +311,25 @@ class _Timer:
         self._bwd_end: dict[str, float] = {}
         self.enabled = False
         self._handles: list[Any] = []
+        owners: dict[int, int] = {}
+        for _, module in modules:
+            for param in module.parameters():
+                owners[id(param)] = owners.get(id(param), 0) + 1
         for name, module in modules:
             self._handles += [
                 module.register_forward_pre_hook(self._fwd_pre(name)),
                 module.register_forward_hook(self._fwd_post(name)),
+            ]
+            if not backward:
+                continue
+            self._handles += [
                 module.register_full_backward_pre_hook(self._bwd_pre(name)),
                 module.register_full_backward_hook(self._bwd_done(name)),
             ]
             for param in module.parameters():
-                if param.requires_grad:
+                # a tied parameter's gradient is complete only after all its users: its
+                # hook would stretch this module's backward to the end of the pass
+                if param.requires_grad and owners[id(param)] == 1:
                     self._handles.append(
                         param.register_post_accumulate_grad_hook(self._bwd_done(name))
                     )
@@ -372,8 +384,12 @@ class _Timer:
 def _atomic_modules(model: Any) -> list[tuple[str, Any]]:
     """Modules that do the work: leaves, and fused modules whose children are weights."""
     out: list[tuple[str, Any]] = []
+    seen: set[int] = set()
 
     def visit(prefix: str, module: Any) -> None:
+        if id(module) in seen:  # registered under two parents: one module, timed once
+            return
+        seen.add(id(module))
         children = list(module.named_children())
         if not children or type(module).__name__ in _ATOMIC:
             out.append((prefix or type(module).__name__, module))
@@ -415,9 +431,11 @@ def _batch_size(inputs: Any) -> int:
 
 
 def _device(model: Any) -> str:
-    for p in model.parameters():
-        return str(p.device)
-    return "cpu"
+    """``cuda:N`` when any parameter or buffer is on a GPU (the one to synchronise), else
+    the first parameter's device."""
+    devices = [str(t.device) for t in (*model.parameters(), *model.buffers())]
+    cuda = [d for d in devices if d.startswith("cuda")]
+    return cuda[0] if cuda else (devices[0] if devices else "cpu")
 
 
 def _flops(
@@ -429,11 +447,13 @@ def _flops(
 
     root = type(model).__name__
 
+    only_root = not list(model.children())
+
     def per_module(counter: Any) -> dict[str, int]:
         out: dict[str, int] = {}
         for name, ops in counter.get_flop_counts().items():
-            if name == "Global":
-                continue
+            if name == "Global" or (name == root and not only_root):
+                continue  # the root's totals would overwrite a child named like its class
             short = name[len(root) + 1 :] if name.startswith(root + ".") else name
             out[short] = int(sum(ops.values()))
         return out
@@ -446,9 +466,9 @@ def _flops(
     model.zero_grad(set_to_none=True)
     forward = FlopCounterMode(display=False)
     with torch.no_grad(), forward:
-        loss_fn(_call(model, inputs), targets)
+        _call(model, inputs)  # the model alone: inference FLOPs leave the loss out
     fwd = per_module(forward)
-    bwd = {k: v - fwd.get(k, 0) for k, v in per_module(both).items()}
+    bwd = {k: max(v - fwd.get(k, 0), 0) for k, v in per_module(both).items()}
     fwd_total = int(forward.get_total_flops())
     return fwd, bwd, fwd_total, int(both.get_total_flops()) - fwd_total
 
@@ -513,10 +533,23 @@ def profile(
         )
         result = dataclasses.replace(result, run_id=tracker.id)
         tracker.add_profile(result.as_dict())
-    finally:
+    except BaseException as exc:
         if own:
-            tracker.stop()
+            tracker.stop("failed", error=f"profile failed: {type(exc).__name__}: {exc}")
+        raise
+    if own:
+        tracker.stop()
     return result
+
+
+def _validate(model: Any, batch: Any, device: str) -> None:
+    """Refuse what would fail deep inside torch, or measure nothing, with one line."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ConfigError("profile() needs batch = (inputs, targets)")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError("profile() needs a model with trainable parameters")
+    if device == "meta":
+        raise ConfigError("profile() needs a model on a real device, not 'meta'")
 
 
 def _profile(
@@ -530,15 +563,53 @@ def _profile(
     min_measure_s: float,
     tracker: Tracker,
 ) -> ProfileResult:
-    inputs, targets = batch
+    if not hasattr(model, "named_modules") or not callable(model):
+        raise ConfigError(f"profile() needs a torch.nn.Module, not {type(model).__name__}")
     device = _device(model)
+    _validate(model, batch, device)
+    inputs, targets = batch
+    was_training = model.training
+    model.train()
+    try:
+        with torch.enable_grad(), warnings.catch_warnings():
+            # torch says so when a module's inputs need no gradient; parameter hooks cover it
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            return _run_profile(
+                torch,
+                model,
+                inputs,
+                targets,
+                loss_fn,
+                optimizer,
+                steps,
+                warmup,
+                min_measure_s,
+                tracker,
+                device,
+            )
+    finally:
+        model.train(was_training)
+
+
+def _run_profile(
+    torch: Any,
+    model: Any,
+    inputs: Any,
+    targets: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    optimizer: Any,
+    steps: int,
+    warmup: int,
+    min_measure_s: float,
+    tracker: Tracker,
+    device: str,
+) -> ProfileResult:
     cuda = device.startswith("cuda")
 
     def sync() -> None:
         if cuda:
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
 
-    model.train()
     parts = {"loss": 0.0, "optimizer": 0.0}
     timer: _Timer | None = None
 
@@ -568,22 +639,15 @@ def _profile(
 
     atoms = _atomic_modules(model)
     notes: list[str] = []
-    with warnings.catch_warnings(), _out_of_place(model) as changed:
-        # torch says so when a module's inputs need no gradient; the parameter hooks cover it
-        warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        if changed:
-            notes.append(
-                f"{len(changed)} in-place module(s) ran out of place while profiled "
-                f"({', '.join(changed[:3])}{'…' if len(changed) > 3 else ''})"
-            )
-        for _ in range(warmup):
-            step(False)
-        sync()
-        scope = tracker.config.headline
+    for _ in range(warmup):
+        step(False)
+    sync()
+    scope = tracker.config.headline
 
-        def measured(count: int | None) -> tuple[int, float, float, str]:
-            """Plain steps in a phase: (steps, seconds, energy J, method)."""
-            handle = tracker.begin_phase("profile: measured steps", kind="profile")
+    def measured(count: int | None) -> tuple[int, float, float, str]:
+        """Plain steps in a phase: (steps, seconds, energy J, method)."""
+        handle = tracker.begin_phase("profile: measured steps", kind="profile")
+        try:
             t0 = time.perf_counter()
             done = 0
             while (
@@ -595,43 +659,79 @@ def _profile(
                 done += 1
             sync()
             seconds = time.perf_counter() - t0
-            record = tracker.end_phase(handle.name)
-            assert record is not None
-            fp = record.machine if scope == "machine" else record.process
-            return done, seconds, fp.energy_j, fp.method
+        except BaseException:
+            tracker.end_phase(handle.name, cancel=True)
+            raise
+        record = tracker.end_phase(handle.name)
+        assert record is not None
+        fp = record.machine if scope == "machine" else record.process
+        return done, seconds, fp.energy_j, fp.method
 
-        # 1. plain steps, half before and half after the profiled ones (so a machine whose
-        # speed drifts during the profile biases neither side)
-        n1, s1, e1, m1 = measured(None)
-        # 2. time shares in as many profiled steps as plain ones
-        timer = _Timer(atoms, sync)
+    def profiled(count: int, backward: bool) -> float:
+        """Time ``count`` steps with the hooks on; returns their total seconds."""
+        nonlocal timer
+        timer = _Timer(atoms, sync, backward=backward)
         try:
             step(False)  # hooks in place, not yet timing: their first call is slower
             parts.update(loss=0.0, optimizer=0.0)
             timer.enabled = True
             t_start = time.perf_counter()
-            for _ in range(2 * n1):
+            for _ in range(count):
                 step(True)
             sync()
-            profiled_total_s = time.perf_counter() - t_start
-            timer.enabled = False
+            return time.perf_counter() - t_start
         finally:
+            timer.enabled = False
             timer.remove()
-        n2, s2, e2, m2 = measured(n1)
-        n = n1 + n2
-        step_s = (s1 + s2) / n
-        step_energy_j = (e1 + e2) / n
-        method = m1 if m1 == m2 else "mixed"
+            model.zero_grad(set_to_none=True)
+
+    # 1. plain steps, half before and half after the profiled ones (so a machine whose
+    # speed drifts during the profile biases neither side), as the model really runs
+    n1, s1, e1, m1 = measured(None)
+    # 2. time shares in as many profiled steps as plain ones
+    with _out_of_place(model) as changed:
+        if changed:
+            notes.append(
+                f"{len(changed)} in-place module(s) ran out of place while profiled "
+                f"({', '.join(changed[:3])}{'…' if len(changed) > 3 else ''})"
+            )
+        try:
+            profiled_total_s = profiled(2 * n1, backward=True)
+        except RuntimeError as exc:
+            if "inplace" not in str(exc) and "in-place" not in str(exc):
+                raise
+            # an in-place op on a hooked output (ResNet's `out += identity`): no backward
+            # hooks, so backward time is not split per module
+            notes.append(
+                "the model changes a module's output in place (e.g. `out += x`), which "
+                "backward hooks cannot follow: backward time is not split per module and "
+                "counts as framework"
+            )
+            profiled_total_s = profiled(2 * n1, backward=False)
+        assert timer is not None
         fwd_flops, bwd_flops, fwd_total, bwd_total = _flops(model, inputs, targets, loss_fn)
+    n2, s2, e2, m2 = measured(n1)
+    n = n1 + n2
+    many = [name for name, c in timer.calls.items() if c > n]
+    if many:
+        notes.append(
+            f"{len(many)} module(s) ran more than once per step ({', '.join(many[:3])}): "
+            "their backward interval spans all calls and may include other modules' work"
+        )
+    if sum(fwd_flops.values()) + sum(bwd_flops.values()) > 1.01 * (fwd_total + bwd_total):
+        notes.append(
+            "per-module FLOPs add up to more than the step's (torch's counter books later "
+            "backward work to modules whose inputs need no gradient); the totals are right"
+        )
     return _attribute(
         model_name=type(model).__name__,
         device=device,
         batch_size=_batch_size(inputs),
         steps=n,
-        step_s=step_s,
+        step_s=(s1 + s2) / n,
         profiled_s=profiled_total_s / n,
-        step_energy_j=step_energy_j,
-        method=method,
+        step_energy_j=(e1 + e2) / n,
+        method=m1 if m1 == m2 else "mixed",
         scope=scope,
         atoms=atoms,
         timer=timer,
@@ -665,8 +765,12 @@ def _attribute(
     fwd_s = {n: t / steps for n, t in timer.forward_s.items()}
     bwd_s = {n: t / steps for n, t in timer.backward_s.items()}
     # the forward pass's own time includes the modules' forward; so does backward's
-    covered = sum(fwd_s.values()) + sum(bwd_s.values()) + sum(parts.values())
-    framework_s = max(profiled_s - covered, 0.0)
+    if not has_optimizer:  # zero_grad alone: the framework's, not an optimizer's
+        parts = {"loss": parts["loss"], "framework": parts["optimizer"]}
+    covered = sum(fwd_s.values()) + sum(bwd_s.values()) + parts["loss"]
+    covered += parts.get("optimizer", 0.0)
+    # a profiled step's time beyond a plain step's is the hooks' own cost: left out
+    framework_s = max(min(profiled_s, step_s) - covered, 0.0) + parts.get("framework", 0.0)
     total_s = covered + framework_s
     per_s = step_energy_j / total_s if total_s > 0 else 0.0
     modules = []
@@ -711,8 +815,8 @@ def _attribute(
         e = seconds * per_s
         cats.append(CategoryProfile(kind, 0, e, 0.0, 0, e / step_energy_j if step_energy_j else 0))
     cats.sort(key=lambda c: -c.energy_j)
-    if profiled_s < covered:
-        notes.append("the hooks' timings exceed the profiled step; framework time set to 0")
+    if min(profiled_s, step_s) < covered:
+        notes.append("the hooks' timings exceed a plain step; framework time set to 0")
     if step_energy_j <= 0 or not math.isfinite(step_energy_j):
         notes.append("no energy was recorded for the measured steps: attributions are 0")
     attribution = (
