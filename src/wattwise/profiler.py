@@ -853,17 +853,24 @@ def _fmt_flops(flops: float) -> str:
     return f"{flops:.0f} FLOP"
 
 
+def _fmt_j(energy_j: float) -> str:
+    """Per-step energies are small: mJ below a joule."""
+    if abs(energy_j) < 1.0:
+        return f"{energy_j * 1e3:.1f} mJ"
+    from wattwise.summary import fmt_energy
+
+    return fmt_energy(energy_j)
+
+
 def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None:
     """Layer types, then the ``top`` modules, by energy per step (rich tables)."""
     from rich.markup import escape
     from rich.table import Table
 
-    from wattwise.summary import fmt_energy
-
     r = result
     title = (
         f"wattwise profile · {escape(r.model)} on {escape(r.device)} · batch {r.batch_size} · "
-        f"{fmt_energy(r.step_energy_j)} per step ({r.method}) · {r.step_s * 1e3:.1f} ms/step"
+        f"{_fmt_j(r.step_energy_j)} per step ({r.method}) · {r.step_s * 1e3:.1f} ms/step"
     )
     t = Table(title=title, title_justify="left", show_edge=False)
     for col in ("layer type", "modules", "forward", "backward", "energy/step", "share", "FLOPs"):
@@ -872,9 +879,9 @@ def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None
         t.add_row(
             c.category,
             str(c.modules) if c.modules else "",
-            fmt_energy(c.forward_energy_j),
-            fmt_energy(c.backward_energy_j) if c.backward_energy_j else "",
-            fmt_energy(c.energy_j),
+            _fmt_j(c.forward_energy_j),
+            _fmt_j(c.backward_energy_j) if c.backward_energy_j else "",
+            _fmt_j(c.energy_j),
             f"{c.share:.1%}",
             _fmt_flops(c.flops) if c.flops else "",
         )
@@ -889,9 +896,9 @@ def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None
             escape(mod.name),
             escape(mod.type),
             f"{mod.parameters:,}",
-            fmt_energy(mod.forward_energy_j),
-            fmt_energy(mod.backward_energy_j),
-            fmt_energy(mod.energy_j),
+            _fmt_j(mod.forward_energy_j),
+            _fmt_j(mod.backward_energy_j),
+            _fmt_j(mod.energy_j),
             _fmt_flops(mod.forward_flops + mod.backward_flops),
         )
     console.print(m)

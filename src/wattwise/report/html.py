@@ -512,6 +512,11 @@ def _fmt_flops(flops: float) -> str:
     return f"{flops:.0f} FLOP"
 
 
+def _fmt_j(energy_j: float) -> str:
+    """Per-step energies are small: mJ below a joule."""
+    return f"{energy_j * 1e3:.1f} mJ" if abs(energy_j) < 1.0 else fmt_energy(energy_j)
+
+
 def _profiles(record: RunRecord) -> str:
     """Each saved training-step profile: energy by layer type, the top modules, FLOPs."""
     out = []
@@ -522,7 +527,7 @@ def _profiles(record: RunRecord) -> str:
                 c["category"],
                 c["energy_j"],
                 _CATEGORY_COLORS.get(c["category"], "#64748b"),
-                tooltip=f"{fmt_energy(c['energy_j'])} per step, {c['share']:.0%}",
+                tooltip=f"{_fmt_j(c['energy_j'])} per step, {c['share']:.0%}",
             )
             for c in cats
             if c["energy_j"] > 0
@@ -537,8 +542,8 @@ def _profiles(record: RunRecord) -> str:
             f"<tr><td><code>{_e(m['name'])}</code></td><td>{_e(m['type'])}</td>"
             f"<td>{_e(m['layer_type'])}</td>"
             f'<td class="n">{m["parameters"]:,}</td>'
-            f'<td class="n">{_e(fmt_energy(m["forward_energy_j"]))}</td>'
-            f'<td class="n">{_e(fmt_energy(m["backward_energy_j"]))}</td>'
+            f'<td class="n">{_e(_fmt_j(m["forward_energy_j"]))}</td>'
+            f'<td class="n">{_e(_fmt_j(m["backward_energy_j"]))}</td>'
             f'<td class="n">{_e(_fmt_flops(m["forward_flops"] + m["backward_flops"]))}</td></tr>'
             for m in pr["modules"][:10]
         )
@@ -554,7 +559,7 @@ def _profiles(record: RunRecord) -> str:
             )
         out.append(
             f"<h2>Where a training step's energy goes: {_e(pr['model'])}</h2>"
-            f'<p class="muted">{_e(fmt_energy(pr["step_energy_j"]))} per step of '
+            f'<p class="muted">{_e(_fmt_j(pr["step_energy_j"]))} per step of '
             f"{pr['batch_size']} samples on {_e(pr['device'])} "
             f"({pr['step_s'] * 1e3:.1f} ms); {_e(_fmt_flops(pr['train_flops_per_step']))} "
             f"per training step, {_e(_fmt_flops(pr['inference_flops_per_sample']))} per "
