@@ -40,6 +40,8 @@ __all__ = [
     "CategoryProfile",
     "ModuleProfile",
     "ProfileResult",
+    "fmt_flops",
+    "fmt_step_energy",
     "layer_type",
     "print_profile",
     "profile",
@@ -846,15 +848,15 @@ def _attribute(
     )
 
 
-def _fmt_flops(flops: float) -> str:
+def fmt_flops(flops: float) -> str:
     for unit, div in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
         if flops >= div:
             return f"{flops / div:.3g} {unit}"
     return f"{flops:.0f} FLOP"
 
 
-def _fmt_j(energy_j: float) -> str:
-    """Per-step energies are small: mJ below a joule."""
+def fmt_step_energy(energy_j: float) -> str:
+    """Per-step energies are small: mJ below a joule, else :func:`~wattwise.summary.fmt_energy`."""
     if abs(energy_j) < 1.0:
         return f"{energy_j * 1e3:.1f} mJ"
     from wattwise.summary import fmt_energy
@@ -870,7 +872,7 @@ def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None
     r = result
     title = (
         f"wattwise profile · {escape(r.model)} on {escape(r.device)} · batch {r.batch_size} · "
-        f"{_fmt_j(r.step_energy_j)} per step ({r.method}) · {r.step_s * 1e3:.1f} ms/step"
+        f"{fmt_step_energy(r.step_energy_j)} per step ({r.method}) · {r.step_s * 1e3:.1f} ms/step"
     )
     t = Table(title=title, title_justify="left", show_edge=False)
     for col in ("layer type", "modules", "forward", "backward", "energy/step", "share", "FLOPs"):
@@ -879,11 +881,11 @@ def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None
         t.add_row(
             c.category,
             str(c.modules) if c.modules else "",
-            _fmt_j(c.forward_energy_j),
-            _fmt_j(c.backward_energy_j) if c.backward_energy_j else "",
-            _fmt_j(c.energy_j),
+            fmt_step_energy(c.forward_energy_j),
+            fmt_step_energy(c.backward_energy_j) if c.backward_energy_j else "",
+            fmt_step_energy(c.energy_j),
             f"{c.share:.1%}",
-            _fmt_flops(c.flops) if c.flops else "",
+            fmt_flops(c.flops) if c.flops else "",
         )
     console.print(t)
     m = Table(
@@ -896,15 +898,15 @@ def print_profile(result: ProfileResult, console: Any, *, top: int = 15) -> None
             escape(mod.name),
             escape(mod.type),
             f"{mod.parameters:,}",
-            _fmt_j(mod.forward_energy_j),
-            _fmt_j(mod.backward_energy_j),
-            _fmt_j(mod.energy_j),
-            _fmt_flops(mod.forward_flops + mod.backward_flops),
+            fmt_step_energy(mod.forward_energy_j),
+            fmt_step_energy(mod.backward_energy_j),
+            fmt_step_energy(mod.energy_j),
+            fmt_flops(mod.forward_flops + mod.backward_flops),
         )
     console.print(m)
     console.print(
-        f"FLOPs: {_fmt_flops(r.train_flops_per_step)} per training step, "
-        f"{_fmt_flops(r.inference_flops_per_sample)} per inference (one sample, forward)"
+        f"FLOPs: {fmt_flops(r.train_flops_per_step)} per training step, "
+        f"{fmt_flops(r.inference_flops_per_sample)} per inference (one sample, forward)"
     )
     console.print(
         f"profiled steps ran {r.overhead:+.0%} against unprofiled ones; {escape(r.attribution)}"

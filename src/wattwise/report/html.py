@@ -23,6 +23,7 @@ from typing import Any
 
 from wattwise.embodied import EmbodiedInputs
 from wattwise.equivalents import equivalents, household_and_flight
+from wattwise.profiler import fmt_flops, fmt_step_energy
 from wattwise.record import PhaseRecord, RunRecord
 from wattwise.report.charts import Bar, Line, bar_chart, line_chart, stacked_bar
 from wattwise.report.json import build_report
@@ -505,18 +506,6 @@ _CATEGORY_COLORS = {
 }
 
 
-def _fmt_flops(flops: float) -> str:
-    for unit, div in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
-        if flops >= div:
-            return f"{flops / div:.3g} {unit}"
-    return f"{flops:.0f} FLOP"
-
-
-def _fmt_j(energy_j: float) -> str:
-    """Per-step energies are small: mJ below a joule."""
-    return f"{energy_j * 1e3:.1f} mJ" if abs(energy_j) < 1.0 else fmt_energy(energy_j)
-
-
 def _profiles(record: RunRecord) -> str:
     """Each saved training-step profile: energy by layer type, the top modules, FLOPs."""
     out = []
@@ -527,7 +516,7 @@ def _profiles(record: RunRecord) -> str:
                 c["category"],
                 c["energy_j"],
                 _CATEGORY_COLORS.get(c["category"], "#64748b"),
-                tooltip=f"{_fmt_j(c['energy_j'])} per step, {c['share']:.0%}",
+                tooltip=f"{fmt_step_energy(c['energy_j'])} per step, {c['share']:.0%}",
             )
             for c in cats
             if c["energy_j"] > 0
@@ -542,9 +531,9 @@ def _profiles(record: RunRecord) -> str:
             f"<tr><td><code>{_e(m['name'])}</code></td><td>{_e(m['type'])}</td>"
             f"<td>{_e(m['layer_type'])}</td>"
             f'<td class="n">{m["parameters"]:,}</td>'
-            f'<td class="n">{_e(_fmt_j(m["forward_energy_j"]))}</td>'
-            f'<td class="n">{_e(_fmt_j(m["backward_energy_j"]))}</td>'
-            f'<td class="n">{_e(_fmt_flops(m["forward_flops"] + m["backward_flops"]))}</td></tr>'
+            f'<td class="n">{_e(fmt_step_energy(m["forward_energy_j"]))}</td>'
+            f'<td class="n">{_e(fmt_step_energy(m["backward_energy_j"]))}</td>'
+            f'<td class="n">{_e(fmt_flops(m["forward_flops"] + m["backward_flops"]))}</td></tr>'
             for m in pr["modules"][:10]
         )
         notes = "".join(f"<li>{_e(n)}</li>" for n in pr["notes"])
@@ -555,14 +544,14 @@ def _profiles(record: RunRecord) -> str:
             per_sample = pr["train_flops_per_step"] / pr["batch_size"]
             run_flops = (
                 f" This run's training ({t.samples:,} samples): about "
-                f"{_e(_fmt_flops(per_sample * t.samples))}."
+                f"{_e(fmt_flops(per_sample * t.samples))}."
             )
         out.append(
             f"<h2>Where a training step's energy goes: {_e(pr['model'])}</h2>"
-            f'<p class="muted">{_e(_fmt_j(pr["step_energy_j"]))} per step of '
+            f'<p class="muted">{_e(fmt_step_energy(pr["step_energy_j"]))} per step of '
             f"{pr['batch_size']} samples on {_e(pr['device'])} "
-            f"({pr['step_s'] * 1e3:.1f} ms); {_e(_fmt_flops(pr['train_flops_per_step']))} "
-            f"per training step, {_e(_fmt_flops(pr['inference_flops_per_sample']))} per "
+            f"({pr['step_s'] * 1e3:.1f} ms); {_e(fmt_flops(pr['train_flops_per_step']))} "
+            f"per training step, {_e(fmt_flops(pr['inference_flops_per_sample']))} per "
             f"inference (one sample).{run_flops} {_e(pr['attribution'])}.</p>"
             f'<div class="charts">{chart}</div>'
             '<div class="scroll"><table><thead><tr><th>module</th><th>type</th>'
