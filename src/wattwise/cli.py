@@ -789,11 +789,7 @@ def runs_export(
         }
         text = json.dumps(doc, indent=1) + "\n"
     if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            raise _UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+        _write(output, text)
     else:
         click.echo(text, nl=False)
 

@@ -18,7 +18,7 @@ from typing import Literal
 from wattwise.exceptions import ConfigError
 from wattwise.record import Footprint, RunRecord
 from wattwise.report.charts import Bar, Line, Point, bar_chart, line_chart, scatter_chart
-from wattwise.report.html import html_page
+from wattwise.report.html import energy_scale, html_page
 from wattwise.summary import fmt_duration, fmt_energy
 
 __all__ = [
@@ -256,10 +256,7 @@ def html_comparison(
         '<th class="n">gCO2e</th><th class="n">cost</th><th class="n">J/sample</th>'
         f"{metric_head}</tr></thead><tbody>{''.join(table_rows)}</tbody></table></div>"
     )
-    energy_max = max(row.footprint.energy_j for row in rows)
-    div, unit = (1.0, "J") if energy_max < 1e4 else (3600.0, "Wh")
-    if energy_max >= 3.6e7:
-        div, unit = 3.6e6, "kWh"
+    div, unit = energy_scale(max(row.footprint.energy_j for row in rows))
     bars = [
         Bar(
             label,

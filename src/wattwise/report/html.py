@@ -30,7 +30,7 @@ from wattwise.report.json import build_report
 from wattwise.series import SeriesPoint, downsample
 from wattwise.summary import fmt_duration, fmt_energy
 
-__all__ = ["COLORS", "MAX_PLOT_POINTS", "html_page", "html_report", "json_blob"]
+__all__ = ["COLORS", "MAX_PLOT_POINTS", "energy_scale", "html_page", "html_report", "json_blob"]
 
 MAX_PLOT_POINTS = 600
 """Points per plotted line: finer than a laptop screen's plot width resolves."""
@@ -183,7 +183,8 @@ def _time_scale(duration_s: float) -> tuple[float, str]:
     return 3600.0, "hours"
 
 
-def _energy_scale(max_j: float) -> tuple[float, str]:
+def energy_scale(max_j: float) -> tuple[float, str]:
+    """The divisor and unit (J, Wh, kWh) that keep a chart's largest energy readable."""
     if max_j < 1e4:
         return 1.0, "J"
     if max_j < 3.6e7:
@@ -269,7 +270,7 @@ def _power_charts(
         cum_x.append((p.t1_s - t_start) / div)
         cum_machine.append(total)
         cum_process.append(proc)
-    e_div, e_unit = _energy_scale(total)
+    e_div, e_unit = energy_scale(total)
     step = max(1, -(-len(cum_x) // (MAX_PLOT_POINTS - 1)))  # ceil; the last point is kept too
     keep = list(range(0, len(cum_x), step))
     if keep[-1] != len(cum_x) - 1:
@@ -326,7 +327,7 @@ def _epoch_charts(record: RunRecord, doc: Mapping[str, Any]) -> str:
     def energy(p: PhaseRecord) -> float:
         return (p.machine if scope == "machine" else p.process).energy_j
 
-    div, unit = _energy_scale(max(energy(p) for p in epochs))
+    div, unit = energy_scale(max(energy(p) for p in epochs))
     group = max(1, -(-len(epochs) // MAX_EPOCH_BARS))  # many epochs: one bar per group
     bars = []
     for k in range(0, len(epochs), group):
