@@ -33,7 +33,7 @@ __all__ = [
 RECORD_VERSION = 1
 
 Status = Literal["running", "completed", "failed", "interrupted", "stopped"]
-StopKind = Literal["budget", "early_stopping", "host"]
+StopKind = Literal["budget", "early_stopping", "host", "pruned"]
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -240,7 +240,7 @@ class TrainingRecord:
         budget: the limits that were set (``kwh``, ``gco2e``, ``cost``).
         budget_warning: the first warning that a forecast went over the budget.
         stop_kind: why the run stopped before its plan: ``budget``,
-            ``early_stopping``, or ``host`` (the framework stopped it, e.g. its own
+            ``early_stopping``, ``pruned`` (a search's pruner), or ``host`` (the framework stopped it, e.g. its own
             early stopping); None when it ran to plan or was not stopped.
         stop_reason: that reason, in a sentence.
         early_stopping: the rule and its outcome (monitor, best value and epoch).

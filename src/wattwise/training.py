@@ -203,6 +203,9 @@ class TrainingSession:
         self.stop_reason: str | None = None
         self.budget_warning: str | None = None
         self.last_summary: EpochSummary | None = None
+        self.epoch_listeners: list[Callable[[EpochSummary], None]] = []
+        """Called with each epoch's summary after the budget and early-stopping checks
+        (the search's pruner listens here); one that raises is logged and dropped."""
         self._closed = False
         tracker._subscribe(self._on_reading)
 
@@ -327,6 +330,13 @@ class TrainingSession:
         self.last_summary = summary
         self._check_budget(fc)
         self._early_stop_check(self._epoch_metrics, index)
+        for listener in list(self.epoch_listeners):
+            try:
+                listener(summary)
+            except Exception as exc:  # never break training
+                self.epoch_listeners.remove(listener)
+                logger.warning("wattwise: an epoch listener failed and was dropped: %s", exc)
+                self.tracker._note(f"an epoch listener failed and was dropped: {exc}")
         self._show("epoch_end", self.figures(), summary)
         return summary
 

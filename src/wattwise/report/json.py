@@ -23,7 +23,7 @@ from wattwise.units import J_PER_KWH
 
 __all__ = ["REPORT_SCHEMA_ID", "REPORT_SCHEMA_VERSION", "build_report"]
 
-REPORT_SCHEMA_VERSION = "1.2"
+REPORT_SCHEMA_VERSION = "1.3"
 """``major.minor``: additive changes bump the minor, breaking ones the major."""
 REPORT_SCHEMA_ID = "https://wattwise.dev/schemas/run-report/1"
 """The ``$id`` of the schema for every 1.x report (``schema/run-report-1.json``)."""
