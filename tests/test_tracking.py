@@ -239,6 +239,7 @@ def test_import_has_no_side_effects() -> None:
         "heavy = {'sqlalchemy', 'rich', 'psutil', 'click', 'pynvml', 'urllib.request'}\n"
         "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
         "assert wattwise.track is not None\n"
+        "assert wattwise.tune is not None and 'optuna' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

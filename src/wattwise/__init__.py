@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from wattwise.sweeping import SweepResult, sweep
     from wattwise.tracking import Tracker, track
     from wattwise.training import BudgetWarning, TrainingSession
+    from wattwise.tuning.accounting import TuneResult
+    from wattwise.tuning.search import tune
     from wattwise.waste import WasteFinder, WasteReport
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "TrackerStateError",
     "TrainingRecord",
     "TrainingSession",
+    "TuneResult",
     "UnknownZoneError",
     "WasteFinder",
     "WasteReport",
@@ -75,6 +78,7 @@ __all__ = [
     "resolve_config",
     "sweep",
     "track",
+    "tune",
 ]
 
 _LAZY = {
@@ -98,6 +102,8 @@ _LAZY = {
     "SweepResult": "wattwise.sweeping",
     "WasteFinder": "wattwise.waste",
     "WasteReport": "wattwise.waste",
+    "tune": "wattwise.tuning.search",
+    "TuneResult": "wattwise.tuning.accounting",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())

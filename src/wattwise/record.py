@@ -240,8 +240,9 @@ class TrainingRecord:
         budget: the limits that were set (``kwh``, ``gco2e``, ``cost``).
         budget_warning: the first warning that a forecast went over the budget.
         stop_kind: why the run stopped before its plan: ``budget``,
-            ``early_stopping``, ``pruned`` (a search's pruner), or ``host`` (the framework stopped it, e.g. its own
-            early stopping); None when it ran to plan or was not stopped.
+            ``early_stopping``, ``pruned`` (a search's pruner), or ``host`` (the
+            framework stopped it, e.g. its own early stopping); None when it ran to plan
+            or was not stopped.
         stop_reason: that reason, in a sentence.
         early_stopping: the rule and its outcome (monitor, best value and epoch).
         saved: against the last forecast of the planned epochs: ``planned_energy_j``,

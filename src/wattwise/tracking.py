@@ -293,7 +293,11 @@ class Tracker:
             except Exception as exc:  # whatever happens, the sampler stops and we save
                 logger.warning("wattwise: closing the training session failed: %s", exc)
                 self._events.append(f"closing the training session failed: {exc}")
-            if status == "completed" and session.stop_kind in ("budget", "early_stopping", "pruned"):
+            if status == "completed" and session.stop_kind in (
+                "budget",
+                "early_stopping",
+                "pruned",
+            ):
                 status = "stopped"  # wattwise stopped it before its plan
         for name in list(self._open):
             self.end_phase(name)

@@ -47,12 +47,15 @@ class Line:
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar (or one part of a stacked bar), with its tooltip."""
+    """One bar (or one part of a stacked bar), with its tooltip; ``low``/``high`` draw a
+    whisker over a bar of :func:`bar_chart` (a spread, such as the min–max over seeds)."""
 
     label: str
     value: float
     color: str
     tooltip: str = ""
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ def bar_chart(name: str, title: str, bars: Sequence[Bar], *, y_unit: str, x_unit
     """Vertical bars from zero, one per entry, labelled under the axis (thinned if many)."""
     if not bars:
         return _figure(name, title, y_unit, '<p class="empty">no data</p>', "")
-    top = max(max(b.value for b in bars), 0.0)
+    top = max(max(max(b.value, b.high or 0.0) for b in bars), 0.0)
     y_ticks = nice_ticks(0.0, top if top > 0 else 1.0)
     n = len(bars)
     every = max(1, math.ceil(n / 12))  # at most ~12 labels under the axis
@@ -262,6 +265,14 @@ def bar_chart(name: str, title: str, bars: Sequence[Bar], *, y_unit: str, x_unit
             f'height="{_f(frame.bottom - y)}" fill="{escape(b.color)}">'
             f"<title>{escape(tip)}</title></rect>"
         )
+        if b.low is not None and b.high is not None:  # a whisker with caps
+            cx, cap = x + (slot - gap) / 2, min((slot - gap) / 6, 8.0)
+            y_lo, y_hi = _f(frame.y(max(b.low, 0.0))), _f(frame.y(max(b.high, 0.0)))
+            parts.append(
+                f'<path class="whisker" d="M{_f(cx)},{y_lo}V{y_hi}M{_f(cx - cap)},{y_lo}'
+                f'H{_f(cx + cap)}M{_f(cx - cap)},{y_hi}H{_f(cx + cap)}" fill="none" '
+                f'stroke="currentColor" stroke-width="1.5"><title>{escape(tip)}</title></path>'
+            )
         if i % every == 0 or i == n - 1:
             parts.append(
                 f'<text class="tick" x="{_f(x + (slot - gap) / 2)}" '

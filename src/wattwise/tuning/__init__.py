@@ -1,14 +1,15 @@
 """Energy-aware hyperparameter search on Optuna (``wattwise.tune``).
 
-Modules: :mod:`~wattwise.tuning.space` (search spaces), :mod:`~wattwise.tuning.strategies`
-(strategy → Optuna sampler and pruner), :mod:`~wattwise.tuning.search` (the search and its
-workers), :mod:`~wattwise.tuning.accounting` (the study's energy account). Optuna is
-imported only when a search runs.
+Modules: ``space`` (search spaces), ``strategies`` (strategy name → Optuna sampler and
+pruner), ``search`` (the search and its workers), ``accounting`` (the study's energy
+account), ``compare`` (strategies side by side), ``show`` (terminal output), ``digits``
+(the bundled objective). Optuna is imported only when a search runs.
 """
 
 from __future__ import annotations
 
 from wattwise.tuning.accounting import CurvePoint, TargetHit, TrialSummary, TuneResult
+from wattwise.tuning.compare import StrategyComparison, StrategyStats, compare_strategies
 from wattwise.tuning.search import Trial, load_result, tune
 from wattwise.tuning.space import Space, load_space, parse_space
 from wattwise.tuning.strategies import RECOMMENDED, STRATEGIES
@@ -18,10 +19,13 @@ __all__ = [
     "STRATEGIES",
     "CurvePoint",
     "Space",
+    "StrategyComparison",
+    "StrategyStats",
     "TargetHit",
     "Trial",
     "TrialSummary",
     "TuneResult",
+    "compare_strategies",
     "load_result",
     "load_space",
     "parse_space",

@@ -38,7 +38,9 @@ its storage (an Optuna journal file or a database URL; a temporary journal when 
 given), each running ``n_trials / N`` trials with the sampler seeded ``seed + i``. The
 objective must then be importable, given as ``"package.module:function"``. Local workers
 measure their trials by the process tree's share (``headline="process"``) unless told
-otherwise, so trials that overlap are not counted twice.
+otherwise, so trials that overlap are not counted twice, and start with
+``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` at cores ÷ N (unless already set), so N workers'
+thread pools do not fight over the cores.
 """
 
 from __future__ import annotations
@@ -598,6 +600,9 @@ def spent(study: Any) -> tuple[float, float]:
 
 
 # -- workers -------------------------------------------------------------------------------
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _run_workers(plan: _Plan, workers: int) -> list[str]:
     """Start ``workers`` spawned processes on the plan; wait; say what went wrong."""
     import multiprocessing
@@ -611,8 +616,20 @@ def _run_workers(plan: _Plan, workers: int) -> list[str]:
         for i in range(workers)
         if share[i] > 0
     ]
-    for p in procs:
-        p.start()
+    # N workers × one thread pool per core each would oversubscribe the cores: give each
+    # child its share through the environment it inherits (unless the user set it)
+    threads = {
+        k: str(max(1, (os.cpu_count() or 1) // len(procs)))
+        for k in _THREAD_VARS
+        if k not in os.environ
+    }
+    os.environ.update(threads)
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        for k in threads:
+            os.environ.pop(k, None)
     notes = []
     try:
         for p in procs:
