@@ -104,7 +104,7 @@ class TrialSummary:
             "method": self.method,
             "headline": self.headline,
             "host": self.host,
-            "intermediate": {str(k): v for k, v in self.intermediate.items()},
+            "intermediate": {str(k): _finite_or_none(v) for k, v in self.intermediate.items()},
             "partial_value": _finite_or_none(self.partial_value),
             "note": self.note,
         }

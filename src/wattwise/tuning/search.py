@@ -75,7 +75,14 @@ if TYPE_CHECKING:
     from wattwise.tracking import Tracker
     from wattwise.training import EpochSummary, TrainingSession
 
-__all__ = ["Trial", "load_objective", "load_result", "open_storage", "tune"]
+__all__ = [
+    "Trial",
+    "close_storage",
+    "load_objective",
+    "load_result",
+    "open_storage",
+    "tune",
+]
 
 logger = logging.getLogger("wattwise")
 
@@ -298,6 +305,7 @@ def tune(
     )
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our lines say what happened
+    storage_obj = None
     try:
         storage_obj = open_storage(plan.storage)
         study = _create_study(plan, storage_obj, target)
@@ -314,6 +322,7 @@ def tune(
         )
     finally:
         optuna.logging.set_verbosity(previous)
+        close_storage(storage_obj)
         if temp_dir is not None:
             temp_dir.cleanup()
 
@@ -347,6 +356,13 @@ def open_storage(storage: str | os.PathLike[str] | None) -> Any:
         ) from None
 
 
+def close_storage(storage: Any) -> None:
+    """Close a database storage's connections (journal and memory storages hold none)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
     optuna = optuna_module()
     directions = ["maximize" if plan.maximize else "minimize"]
@@ -372,6 +388,8 @@ def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
                 f"study {plan.study_name!r} exists with {key}={old!r}, not {value!r}: "
                 "choose another study name"
             )
+    study.set_user_attr(ATTR + "stopped", None)  # why an earlier call stopped is not news
+    # this call's settings; a target not given keeps the one the study had
     for key, setting in {
         **mine,
         "target": target,
@@ -380,7 +398,7 @@ def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
         "seed": plan.seed,
         "space": plan.space.to_dict(),
     }.items():
-        if setting is not None or ATTR + key not in attrs:
+        if setting is not None or key != "target" or ATTR + key not in attrs:
             study.set_user_attr(ATTR + key, setting)
     return study
 
@@ -505,6 +523,7 @@ class _TrialRunner:
             value = self.objective(trial)
         except optuna.TrialPruned as exc:
             state, note = "pruned", str(exc) or f"pruned by {self.pruner_name}"
+            session.request_stop("pruned", note)  # the objective pruned itself
             tracker.stop("stopped")
         except KeyboardInterrupt:
             tracker.stop("interrupted", error="interrupted by KeyboardInterrupt")
@@ -519,6 +538,8 @@ class _TrialRunner:
         metric: float | None = None
         if state == "complete":
             try:
+                if isinstance(value, str | bool | bytes):
+                    raise TypeError  # float("0.9") and float(True) are not metrics
                 metric = float(value)
             except (TypeError, ValueError):
                 state, note = "failed", f"the objective returned {value!r}, not a number"
@@ -650,7 +671,11 @@ def _worker_main(plan: _Plan, index: int, n_trials: int) -> None:
     """A worker process: run ``n_trials`` of the shared study."""
     optuna = optuna_module()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    _run_plan(plan, open_storage(plan.storage), seed_offset=index, n_trials=n_trials)
+    storage = open_storage(plan.storage)
+    try:
+        _run_plan(plan, storage, seed_offset=index, n_trials=n_trials)
+    finally:
+        close_storage(storage)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -669,13 +694,32 @@ def load_result(
     """
     optuna = optuna_module()
     label = storage_label
+    opened = None
     if storage is None or isinstance(storage, str | os.PathLike):
-        label = label or _label(os.fspath(storage) if storage is not None else None)
-        storage = open_storage(storage)
+        target = os.fspath(storage) if storage is not None else None
+        label = label or _label(target)
+        if target is not None and "://" not in target and not Path(target).expanduser().exists():
+            raise ConfigError(f"no study storage at {target}: it does not exist")
+        storage = opened = open_storage(target)
+    label = label or type(storage).__name__
+    try:
+        return _result_of(optuna, study_name, storage, label, workers, notes)
+    finally:
+        close_storage(opened)
+
+
+def _result_of(
+    optuna: Any,
+    study_name: str,
+    storage: Any,
+    label: str,
+    workers: int,
+    notes: list[str] | tuple[str, ...],
+) -> TuneResult:
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
-        raise ConfigError(f"no study {study_name!r} in {label or 'the storage'}") from None
+        raise ConfigError(f"no study {study_name!r} in {label}") from None
     attrs = study.user_attrs
     trials = tuple(summarise_trial(t) for t in study.get_trials(deepcopy=False))
     return TuneResult(
@@ -688,7 +732,7 @@ def load_result(
         budget_kwh=attrs.get(ATTR + "budget_kwh"),
         budget_gco2e=attrs.get(ATTR + "budget_gco2e"),
         stopped=attrs.get(ATTR + "stopped"),
-        storage=label or "memory",
+        storage=label,
         seed=attrs.get(ATTR + "seed"),
         workers=workers,
         pareto=bool(attrs.get(ATTR + "pareto", False)),

@@ -228,6 +228,11 @@ def _param(name: str, spec: Any, where: str) -> Param:
             raise ConfigError(f"{at}: step must be > 0, not {_fmt(step)}")
         if log:
             raise ConfigError(f"{at}: a range cannot have both step and log")
+        if not _on_step(high, low, step):
+            raise ConfigError(
+                f"{at}: high ({_fmt(high)}) must be low plus a whole number of steps "
+                f"({_fmt(low)} + k × {_fmt(step)})"
+            )
     num: Kind = "int" if kind == "int" else "float"
     p = Param(name, num, float(low) if kind == "float" else low, high, log, step)
     grid = spec.get("grid")
@@ -255,6 +260,9 @@ def _categorical(name: str, spec: Mapping[str, Any], at: str) -> Param:
     missing = [g for g in grid if not any(type(g) is type(c) and g == c for c in choices)]
     if missing:
         raise ConfigError(f"{at}: grid value {missing[0]!r} is not one of the choices")
+    for i, g in enumerate(grid):
+        if any(type(g) is type(h) and g == h for h in grid[:i]):
+            raise ConfigError(f"{at}: grid value {g!r} is listed twice")
     return Param(name, "categorical", choices=tuple(choices), grid=tuple(grid))
 
 
@@ -274,6 +282,11 @@ def _given_grid(p: Param, grid: Any, at: str) -> list[Any]:
         if not p.low <= v <= p.high:
             raise ConfigError(
                 f"{at}: grid value {_fmt(v)} is outside [{_fmt(p.low)}, {_fmt(p.high)}]"
+            )
+        if p.step is not None and not _on_step(v, p.low, p.step):
+            raise ConfigError(
+                f"{at}: grid value {_fmt(v)} is not on the step ({_fmt(p.low)} + k × "
+                f"{_fmt(p.step)})"
             )
         if v in out:
             raise ConfigError(f"{at}: grid value {_fmt(v)} is listed twice")
@@ -304,6 +317,12 @@ def _grid_values(p: Param) -> list[Any]:
         if v not in out:
             out.append(v)
     return out
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    """Whether ``value`` is ``low + k × step`` for a whole ``k`` (to float rounding)."""
+    k = (value - low) / step
+    return abs(k - round(k)) <= 1e-9 * max(1.0, abs(k))
 
 
 def _number(value: Any, at: str, what: str) -> float | int:
