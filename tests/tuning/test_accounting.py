@@ -58,6 +58,7 @@ def trial(
         started_at=at(start) if start is not None else None,
         ended_at=at(end) if end is not None else None,
         headline=headline,
+        run_id=kw.pop("run_id", f"run-{number}"),
         host=host,
         **kw,
     )

@@ -849,3 +849,144 @@ def test_no_optuna_log_lines_leak_and_its_verbosity_is_restored(
     out, err = capfd.readouterr()
     assert "Trial" not in err and "study" not in err.lower()
     assert "Trial" not in out
+
+
+# -- review fixes: sampling inside the runs, grid seeds, space changes, pruning typos -------
+def test_the_samplers_work_is_inside_each_trials_run() -> None:
+    """ask() (where a GP or NSGA-II samples) runs after the trial's tracker started."""
+    seen: list[bool] = []
+
+    class Spy(optuna.samplers.RandomSampler):
+        def sample_relative(self, study: Any, trial: Any, space: Any) -> dict[str, Any]:
+            time.sleep(0.15)  # a slow sampler
+            return {}
+
+    def objective(trial: Trial) -> float:
+        seen.append(trial.run.running)
+        return 0.5
+
+    result = tune(
+        objective,
+        {"x": [1, 2]},
+        strategy="random",
+        sampler=Spy(seed=0),
+        n_trials=2,
+        metric="score",
+        tracker_options=fast(),
+        store=False,
+    )
+    assert seen == [True, True]
+    assert all(t.duration_s >= 0.15 for t in result.trials)  # the sampling is in the run
+
+
+def test_grid_workers_share_one_seed_so_every_point_runs_once(tmp_path: Path) -> None:
+    result = tune(
+        QUADRATIC,
+        {"x": [0.1, 0.3, 0.5], "w": [1, 2]},
+        strategy="grid",
+        n_trials=6,
+        metric="score",
+        seed=0,
+        workers=2,
+        storage=str(tmp_path / "grid.journal"),
+        study_name="g",
+        tracker_options={"zone": "FRA", "interval_s": 0.1},
+        store=False,
+    )
+    points = {(t.params["x"], t.params["w"]) for t in result.trials}
+    assert len(result.trials) == 6 and len(points) == 6
+
+
+def test_a_grid_study_continued_with_another_seed_is_refused(tmp_path: Path) -> None:
+    kw: dict[str, Any] = dict(
+        strategy="grid",
+        metric="score",
+        storage=str(tmp_path / "s.journal"),
+        study_name="g",
+        tracker_options=fast(),
+        store=False,
+    )
+    first = tune(QUADRATIC, {"x": [0.1, 0.3], "w": [1]}, n_trials=1, seed=1, **kw)
+    assert first.seed == 1
+    second = tune(QUADRATIC, {"x": [0.1, 0.3], "w": [1]}, n_trials=1, **kw)  # keeps seed 1
+    assert second.seed == 1 and len(second.trials) == 2
+    with pytest.raises(ConfigError, match="started with seed 1"):
+        tune(QUADRATIC, {"x": [0.1, 0.3], "w": [1]}, n_trials=1, seed=2, **kw)
+
+
+def test_a_study_continued_over_another_space_is_refused(tmp_path: Path) -> None:
+    kw: dict[str, Any] = dict(
+        strategy="random",
+        metric="score",
+        storage=str(tmp_path / "s.journal"),
+        study_name="r",
+        tracker_options=fast(),
+        store=False,
+    )
+    tune(QUADRATIC, {"x": {"low": 0.0, "high": 1.0}, "w": [1, 2]}, n_trials=1, **kw)
+    with pytest.raises(ConfigError, match="another space"):
+        tune(QUADRATIC, {"x": {"low": 0.0, "high": 1.0}, "w": [1, 2, 3]}, n_trials=1, **kw)
+
+
+def test_a_pruner_that_never_heard_the_metric_says_so() -> None:
+    result = tune(
+        QUADRATIC,
+        SPACE,
+        strategy="halving",
+        n_trials=3,
+        metric="scor",  # the objective logs "score"
+        seed=0,
+        tracker_options=fast(),
+        store=False,
+    )
+    assert any("the pruner never ran" in n and "'scor'" in n for n in result.notes)
+    assert result.count("pruned") == 0
+
+
+def test_a_trials_run_carries_its_state_and_metric(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    result = tune(
+        QUADRATIC,
+        {"x": [0.3]},
+        strategy="grid",
+        n_trials=1,
+        metric="score",
+        tracker_options=fast(),
+        store=str(db),
+    )
+    with get_store(db) as store:
+        run = store.get_run(result.trials[0].run_id or "")
+    assert run.tags["trial_state"] == "complete" and float(run.tags["score"]) == pytest.approx(1.0)
+    assert run.name.endswith("#0") and run.tags["trial"] == "0"
+
+
+def test_workers_that_all_fail_raise_one_wattwise_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(WattwiseError, match="every worker failed"):
+        tune(
+            QUADRATIC,
+            SPACE,
+            strategy="random",
+            n_trials=2,
+            metric="score",
+            workers=2,
+            storage=str(tmp_path / "w.journal"),
+            tracker_options={"zone": "NOWHERE-42", "interval_s": 0.1},
+            store=False,
+        )
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "worker 0: error:" in err
+
+
+def test_workers_refuse_objects_that_cannot_travel() -> None:
+    with pytest.raises(ConfigError, match="cannot be sent to a worker"):
+        tune(
+            QUADRATIC,
+            SPACE,
+            n_trials=2,
+            metric="score",
+            workers=2,
+            tracker_options={"sensors": [lambda: None]},
+            store=False,
+        )

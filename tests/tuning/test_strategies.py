@@ -34,9 +34,9 @@ DOCUMENTED: dict[str, tuple[type[Any], type[Any]]] = {
 }
 
 
-def test_the_strategies_are_the_documented_seven_and_bayes_is_recommended() -> None:
+def test_the_strategies_are_the_documented_seven_and_halving_is_recommended() -> None:
     assert list(STRATEGIES) == ["grid", "random", "bayes", "gp", "halving", "hyperband", "pareto"]
-    assert RECOMMENDED == "bayes" and RECOMMENDED in STRATEGIES
+    assert RECOMMENDED == "halving" and RECOMMENDED in STRATEGIES
     assert PRUNERS == ("none", "median", "halving", "hyperband")
 
 

@@ -81,7 +81,7 @@ class TrialSummary:
     ended_at: datetime | None = None
     run_id: str | None = None
     method: str = "none"
-    headline: str = "machine"
+    headline: str = "machine"  # "" for a trial that never had a run
     host: str = ""
     intermediate: Mapping[int, float] = field(default_factory=dict)
     energy_objective_kwh: float | None = None
@@ -230,7 +230,7 @@ def concurrency_notes(trials: Sequence[TrialSummary]) -> list[str]:
     """
     by_host: dict[str, list[TrialSummary]] = {}
     for t in trials:
-        if t.headline == "machine" and t.started_at is not None:
+        if t.headline == "machine" and t.started_at is not None and t.run_id is not None:
             by_host.setdefault(t.host, []).append(t)
     notes = []
     for host, rows in sorted(by_host.items()):

@@ -11,11 +11,13 @@
 
     result = wattwise.tune(objective, {"lr": {"low": 1e-4, "high": 0.1, "log": True},
                                        "width": [16, 32, 64]},
-                           strategy="bayes", n_trials=30, metric="val_accuracy",
+                           strategy="halving", n_trials=30, metric="val_accuracy",
                            target=0.95, budget_kwh=0.5)
     print(result.best.params, result.total_energy_j, result.target_hit)
 
-Each trial runs inside its own :class:`~wattwise.tracking.Tracker` run, named
+Trials run ask → objective → tell, each inside its own
+:class:`~wattwise.tracking.Tracker` run that starts before Optuna's ``ask()`` (so the
+sampler's work for the trial, a Gaussian process fit say, counts in its energy), named
 ``"<study> #<n>"`` and tagged ``study``, ``trial``, ``strategy`` and one tag per
 parameter; the run's figures (energy, gCO2e, duration, method, run id) are stored on the
 Optuna trial as ``wattwise.*`` user attributes, so the study's storage alone holds its
@@ -35,7 +37,8 @@ counts as wasted); after any trial, a spent budget stops the study and says so i
 
 **Workers.** ``workers=N`` starts N processes (``spawn``) that share the study through
 its storage (an Optuna journal file or a database URL; a temporary journal when none is
-given), each running ``n_trials / N`` trials with the sampler seeded ``seed + i``. The
+given), each running ``n_trials / N`` trials with the sampler seeded ``seed + i`` (the grid
+sampler with one seed everywhere, which the study keeps). The
 objective must then be importable, given as ``"package.module:function"``. Local workers
 measure their trials by the process tree's share (``headline="process"``) unless told
 otherwise, so trials that overlap are not counted twice, and start with
@@ -45,8 +48,9 @@ thread pools do not fight over the cores.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import importlib
+import json
 import logging
 import math
 import os
@@ -61,7 +65,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wattwise.budget import Budget
-from wattwise.exceptions import ConfigError
+from wattwise.exceptions import ConfigError, WattwiseError
 from wattwise.tuning.accounting import TrialState, TrialSummary, TuneResult, concurrency_notes
 from wattwise.tuning.space import Param, Space, load_space, parse_space
 from wattwise.tuning.strategies import (
@@ -179,7 +183,7 @@ def tune(
     objective: Callable[[Trial], float] | str,
     space: Mapping[str, Any] | Space | str | os.PathLike[str],
     *,
-    strategy: str = "bayes",
+    strategy: str = "halving",
     n_trials: int = 20,
     metric: str = "metric",
     direction: str = "maximize",
@@ -280,10 +284,6 @@ def tune(
         )
     make_pruner(strategy, pruner)  # a bad pruner name fails before anything runs
     name = study_name or _default_name(strategy)
-    temp_dir: tempfile.TemporaryDirectory[str] | None = None
-    if storage is None and workers > 1:
-        temp_dir = tempfile.TemporaryDirectory(prefix="wattwise-tune-")
-        storage = os.path.join(temp_dir.name, "study.journal")
     plan = _Plan(
         objective=objective,
         space=sp,
@@ -303,23 +303,31 @@ def tune(
         sampler=sampler,
         timeout_s=timeout_s,
     )
+    temp_dir: tempfile.TemporaryDirectory[str] | None = None
+    if workers > 1:
+        _check_picklable(plan)
+        if plan.storage is None:  # the workers need a storage they can all open
+            temp_dir = tempfile.TemporaryDirectory(prefix="wattwise-tune-")
+            path = os.path.join(temp_dir.name, "study.journal")
+            plan = dataclasses.replace(plan, storage=path)
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our lines say what happened
     storage_obj = None
     try:
         storage_obj = open_storage(plan.storage)
-        study = _create_study(plan, storage_obj, target)
+        study, plan = _create_study(plan, storage_obj, target)
         if workers == 1:
             _run_plan(plan, storage_obj, on_trial)
         else:
             notes.extend(_run_workers(plan, workers))
-        return load_result(
+        result = load_result(
             study.study_name,
             storage_obj,
             workers=workers,
             notes=notes,
-            storage_label=_label(plan.storage),
+            storage_label="memory" if temp_dir is not None else _label(plan.storage),
         )
+        return _with_pruning_note(result, plan)
     finally:
         optuna.logging.set_verbosity(previous)
         close_storage(storage_obj)
@@ -363,7 +371,8 @@ def close_storage(storage: Any) -> None:
         engine.dispose()
 
 
-def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
+def _create_study(plan: _Plan, storage: Any, target: float | None) -> tuple[Any, _Plan]:
+    """Create or continue the study; the plan with the seed it must use."""
     optuna = optuna_module()
     directions = ["maximize" if plan.maximize else "minimize"]
     if plan.pareto:
@@ -388,6 +397,25 @@ def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
                 f"study {plan.study_name!r} exists with {key}={old!r}, not {value!r}: "
                 "choose another study name"
             )
+    space = json.loads(json.dumps(plan.space.to_dict()))
+    old_space = attrs.get(ATTR + "space")
+    if old_space is not None and old_space != space and study.get_trials(deepcopy=False):
+        raise ConfigError(
+            f"study {plan.study_name!r} was searched over another space: "
+            "choose another study name to search this one"
+        )
+    if plan.strategy == "grid" and plan.sampler is None:
+        # every process must shuffle the grid alike: a grid study keeps one seed
+        old_seed = attrs.get(ATTR + "seed")
+        if old_seed is not None and plan.seed is not None and old_seed != plan.seed:
+            raise ConfigError(
+                f"grid study {plan.study_name!r} was started with seed {old_seed}: "
+                "continue it with that seed (or none)"
+            )
+        seed = plan.seed if plan.seed is not None else old_seed
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "big")
+        plan = dataclasses.replace(plan, seed=seed)
     study.set_user_attr(ATTR + "stopped", None)  # why an earlier call stopped is not news
     # this call's settings; a target not given keeps the one the study had
     for key, setting in {
@@ -396,17 +424,19 @@ def _create_study(plan: _Plan, storage: Any, target: float | None) -> Any:
         "budget_kwh": plan.budget_kwh,
         "budget_gco2e": plan.budget_gco2e,
         "seed": plan.seed,
-        "space": plan.space.to_dict(),
+        "space": space,
     }.items():
         if setting is not None or key != "target" or ATTR + key not in attrs:
             study.set_user_attr(ATTR + key, setting)
-    return study
+    return study, plan
 
 
 def _study_for(plan: _Plan, storage: Any, seed_offset: int = 0) -> Any:
     """The study with this worker's sampler and pruner (Optuna keeps those per process)."""
     optuna = optuna_module()
     seed = None if plan.seed is None else plan.seed + seed_offset
+    if plan.strategy == "grid":
+        seed = plan.seed  # every worker shuffles the grid alike (Optuna requires it)
     sampler = plan.sampler or make_sampler(
         plan.strategy, plan.space, seed=seed, n_trials=plan.n_trials
     )
@@ -426,92 +456,88 @@ def _run_plan(
     seed_offset: int = 0,
     n_trials: int | None = None,
 ) -> None:
-    """Run this process's trials of the plan."""
+    """Run this process's trials of the plan, one ask-run-tell at a time."""
     study = _study_for(plan, storage, seed_offset)
     objective = (
         load_objective(plan.objective) if isinstance(plan.objective, str) else plan.objective
     )
     budget = Budget(plan.budget_kwh, plan.budget_gco2e)
-    if _stop_if_spent(study, budget):
-        return
-    shared: dict[str, Any] = {}
-    runner = _TrialRunner(plan, objective, study, budget, shared)
-
-    def after(study: Any, frozen: Any) -> None:
-        if on_trial is not None:
-            on_trial(summarise_trial(frozen))
-        _stop_if_spent(study, budget)
-
+    runner = _TrialRunner(plan, objective, study, budget)
+    started = time.monotonic()
     try:
-        study.optimize(
-            runner,
-            n_trials=n_trials if n_trials is not None else plan.n_trials,
-            timeout=plan.timeout_s,
-            catch=(_TrialFailed,),
-            callbacks=[after],
-            gc_after_trial=False,
-        )
+        for _ in range(n_trials if n_trials is not None else plan.n_trials):
+            if plan.timeout_s is not None and time.monotonic() - started >= plan.timeout_s:
+                break
+            if _stop_if_spent(study, budget) or _grid_done(study, plan):
+                break
+            frozen = runner.run_one()
+            if on_trial is not None:
+                on_trial(summarise_trial(frozen))
+            if runner.exhausted:
+                break
     finally:
-        opened = shared.get("store")
-        if opened is not None and not _given_store(plan.store):
-            opened.close()
+        if runner.store is not None and not _given_store(plan.store):
+            runner.store.close()
 
 
-class _TrialFailed(Exception):
-    """The objective raised or returned no finite metric (the trial is marked FAIL)."""
+def _grid_done(study: Any, plan: _Plan) -> bool:
+    """Every grid point has a trial (another worker may have taken the last ones)."""
+    if plan.strategy != "grid" or plan.sampler is not None:
+        return False
+    return len(study.get_trials(deepcopy=False)) >= plan.space.grid_size
 
 
 class _TrialRunner:
-    """The function Optuna calls per trial: a tracked run around the user's objective."""
+    """One trial: a tracked run that covers Optuna's sampling (``ask``), the suggestions,
+    the user's objective, and the ``tell``."""
 
     def __init__(
-        self,
-        plan: _Plan,
-        objective: Callable[[Trial], Any],
-        study: Any,
-        budget: Budget,
-        shared: dict[str, Any],
+        self, plan: _Plan, objective: Callable[[Trial], Any], study: Any, budget: Budget
     ) -> None:
         self.plan, self.objective, self.study, self.budget = plan, objective, study, budget
-        self.shared = shared
         self.pruner_name = type(study.pruner).__name__
+        self.store: Any = None  # opened by the first trial's tracker, shared by the rest
+        self.exhausted = False  # the grid sampler said every point has run
 
-    def __call__(self, ot: Any) -> Any:
+    def run_one(self) -> Any:
+        """Run one trial; its frozen Optuna trial."""
         optuna = optuna_module()
+        from optuna.trial import TrialState as S
+
         from wattwise.tracking import Tracker
 
         plan = self.plan
-        params = {p.name: _suggest(ot, p) for p in plan.space.params}
-        options = dict(plan.tracker_options)
-        left = self._left()
-        if left is not None:
-            kwh, gco2e = left
-            if (kwh is not None and kwh <= 0) or (gco2e is not None and gco2e <= 0):
-                ot.set_user_attr(ATTR + "state", "budget")
-                ot.set_user_attr(ATTR + "note", "not run: the study's budget was spent")
-                self.study.stop()
-                raise optuna.TrialPruned("the study's budget was spent")
-            for key, left_now in (("budget_kwh", kwh), ("budget_gco2e", gco2e)):
-                if left_now is not None:
-                    given = options.get(key)
-                    options[key] = left_now if given is None else min(float(given), left_now)
+        options = self._options()
         tags = {
             **{str(k): str(v) for k, v in dict(options.pop("tags", None) or {}).items()},
-            **{k: _tag(v) for k, v in params.items()},
             "study": plan.study_name,
-            "trial": str(ot.number),
             "strategy": plan.strategy,
         }
-        opened = self.shared.get("store")
         tracker = Tracker(
-            f"{plan.study_name} #{ot.number}",
+            f"{plan.study_name} #?",
             tags=tags,
-            store=opened if opened is not None else plan.store,
+            store=self.store if self.store is not None else plan.store,
             **options,
         )
         tracker.start()  # outside the try: a store or sensor that cannot start ends the study
-        if opened is None and tracker.store is not None:
-            self.shared["store"] = tracker.store  # one store for every trial
+        if self.store is None and tracker.store is not None:
+            self.store = tracker.store
+        ot: Any = None
+        try:
+            ot = self.study.ask()  # the sampler's work (a GP fit...) is inside the run
+            tracker.name = f"{plan.study_name} #{ot.number}"
+            tracker.tags["trial"] = str(ot.number)
+            try:
+                params = {p.name: _suggest(ot, p) for p in plan.space.params}
+            except ValueError as exc:  # a continued study whose space changed
+                raise ConfigError(f"study {plan.study_name!r}: {_short(exc)}") from None
+        except BaseException as exc:
+            tracker.stop("failed", error=f"failed before the objective ran: {_err(exc)}")
+            if ot is not None:
+                self._tell(ot, S.FAIL, None)
+            raise
+        for k, v in params.items():
+            tracker.tags.setdefault(k, _tag(v))  # never over study/trial/strategy
         trial = Trial(ot, tracker, params, plan.metric, plan.pareto)
         trial._pruner_name = self.pruner_name
         session = tracker.training()
@@ -524,42 +550,56 @@ class _TrialRunner:
         except optuna.TrialPruned as exc:
             state, note = "pruned", str(exc) or f"pruned by {self.pruner_name}"
             session.request_stop("pruned", note)  # the objective pruned itself
-            tracker.stop("stopped")
-        except KeyboardInterrupt:
-            tracker.stop("interrupted", error="interrupted by KeyboardInterrupt")
-            self._record(ot, tracker, "failed", "interrupted by KeyboardInterrupt", None)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            what = (
+                "interrupted by KeyboardInterrupt"
+                if isinstance(exc, KeyboardInterrupt)
+                else (f"SystemExit({exc.code!r}) in the objective")
+            )
+            self._finish(tracker, "interrupted", what)
+            self._record(ot, tracker, "failed", what, None)
+            self._tell(ot, S.FAIL, None)
             raise
         except Exception as exc:
             state, note = "failed", _err(exc)
-            tracker.stop("failed", error=f"failed: {note}")
-        tracker.stop()  # idempotent; "stopped" when pruned or over budget
-        # read after stop(): a stop asked in the last planned epoch skipped nothing
+        session.close()  # settles stop_kind: a stop asked in the last planned epoch skipped nothing
         kind, reason = session.stop_kind, session.stop_reason
         metric: float | None = None
         if state == "complete":
-            try:
-                if isinstance(value, str | bool | bytes):
-                    raise TypeError  # float("0.9") and float(True) are not metrics
-                metric = float(value)
-            except (TypeError, ValueError):
-                state, note = "failed", f"the objective returned {value!r}, not a number"
-            else:
-                if not math.isfinite(metric):
-                    state, note = "failed", f"the objective returned {metric!r}"
-        if state == "complete" and kind == "pruned":
-            state, note = "pruned", reason
-        elif state in ("complete", "pruned") and kind == "budget":
-            state, note = "budget", f"cut short by the study's budget ({reason})"
+            metric, problem = _metric_of(value)
+            if problem is not None:
+                state, note = "failed", problem
+        if kind == "pruned" and state in ("complete", "failed"):
+            state, note = "pruned", reason  # a loop the pruner ended: not a failure
+        elif kind == "budget" and state in ("complete", "pruned"):
+            whose = "the study's" if self.budget.active else "the run's"
+            state, note = "budget", f"cut short by {whose} budget ({reason})"
         partial = metric if state == "budget" else None
+        tracker.tags["trial_state"] = state
+        if metric is not None and state == "complete":
+            tracker.tags[plan.metric] = f"{metric:.6g}"
+        status = {"complete": "completed", "failed": "failed"}.get(state, "stopped")
+        self._finish(tracker, status, None if state != "failed" else f"failed: {note}")
         self._record(ot, tracker, state, note, partial)
-        if state in ("pruned", "budget"):
-            raise optuna.TrialPruned(note or state)
-        if state == "failed":
-            raise _TrialFailed(note)
-        assert metric is not None
-        if plan.pareto:
-            return metric, tracker.result.energy_kwh
-        return metric
+        if state == "complete":
+            assert metric is not None
+            values = [metric, tracker.result.energy_kwh] if plan.pareto else [metric]
+            return self._tell(ot, S.COMPLETE, values)
+        return self._tell(ot, S.FAIL if state == "failed" else S.PRUNED, None)
+
+    def _options(self) -> dict[str, Any]:
+        """The tracker options, the run's budget capped at what is left of the study's."""
+        options = dict(self.plan.tracker_options)
+        left = self._left()
+        if left is None:
+            return options
+        cfg = options.get("config")
+        for key, left_now in zip(("budget_kwh", "budget_gco2e"), left, strict=True):
+            if left_now is None:
+                continue
+            given = options.get(key, getattr(cfg, key, None))
+            options[key] = max(0.0, left_now if given is None else min(float(given), left_now))
+        return options
 
     def _left(self) -> tuple[float | None, float | None] | None:
         """What is left of the study's budgets (kWh, gCO2e), None without budgets."""
@@ -570,6 +610,27 @@ class _TrialRunner:
         kwh = None if b.kwh is None else b.kwh - energy_j / 3.6e6
         g = None if b.gco2e is None else b.gco2e - co2_g
         return kwh, g
+
+    def _finish(self, tracker: Tracker, status: Any, error: str | None) -> None:
+        """Stop the run; a stop that raises after saving (strict mode) still leaves the
+        record for the trial's attributes."""
+        try:
+            tracker.stop(status, error=error)
+        except Exception as exc:
+            if tracker._result is None:
+                raise
+            logger.warning("wattwise: trial run %s: %s", tracker.result.id, exc)
+
+    def _tell(self, ot: Any, state: Any, values: list[float] | None) -> Any:
+        try:
+            return self.study.tell(ot, values, state=state)
+        except RuntimeError as exc:
+            # the grid sampler calls study.stop() after the last point, which Optuna
+            # allows only inside optimize(): the trial is told, the grid is done
+            if "Study.stop" not in str(exc):
+                raise
+            self.exhausted = True
+            return next(t for t in self.study.get_trials(deepcopy=False) if t.number == ot.number)
 
     def _record(
         self, ot: Any, tracker: Tracker, state: str, note: str | None, partial: float | None
@@ -596,6 +657,54 @@ class _TrialRunner:
             ot.set_user_attr(ATTR + key, value)
 
 
+def _metric_of(value: Any) -> tuple[float | None, str | None]:
+    """The objective's return value as a finite metric, or why it is not one."""
+    if isinstance(value, str | bool | bytes):  # float("0.9") and float(True) are not metrics
+        return None, f"the objective returned {value!r}, not a number"
+    try:
+        metric = float(value)
+    except (TypeError, ValueError):
+        return None, f"the objective returned {value!r}, not a number"
+    if not math.isfinite(metric):
+        return None, f"the objective returned {metric!r}"
+    return metric, None
+
+
+def _check_picklable(plan: _Plan) -> None:
+    """Worker processes receive the plan pickled: say which part cannot travel."""
+    import pickle
+
+    for what, value in (
+        ("tracker_options", plan.tracker_options),
+        ("store", plan.store),
+        ("pruner", plan.pruner),
+        ("sampler", plan.sampler),
+    ):
+        try:
+            pickle.dumps(value)
+        except Exception as exc:
+            raise ConfigError(
+                f"workers > 1: {what} cannot be sent to a worker process ({_short(exc)}); "
+                "give names, paths and URLs instead of open objects"
+            ) from None
+    if plan.store is not None and _given_store(plan.store):
+        raise ConfigError("workers > 1: give the run store as a path or URL, not an open store")
+
+
+def _with_pruning_note(result: TuneResult, plan: _Plan) -> TuneResult:
+    """Say so when a pruner was set but never heard a value (a metric-name typo)."""
+    pruning = plan.pruner not in (None, "none") or plan.strategy in ("halving", "hyperband")
+    if not pruning or plan.pareto or result.count("complete") + result.count("pruned") == 0:
+        return result
+    if any(t.intermediate for t in result.trials):
+        return result
+    note = (
+        f"the pruner never ran: no trial logged {plan.metric!r} inside trial.epochs() "
+        "(or called trial.report()); check the metric's name"
+    )
+    return dataclasses.replace(result, notes=(*result.notes, note))
+
+
 def _stop_if_spent(study: Any, budget: Budget) -> bool:
     """Stop the study when its budget is spent, recording why (first reason kept)."""
     if not budget.active:
@@ -606,8 +715,6 @@ def _stop_if_spent(study: Any, budget: Budget) -> bool:
         return False
     if study.user_attrs.get(ATTR + "stopped") is None:
         study.set_user_attr(ATTR + "stopped", f"budget: {reason}")
-    with contextlib.suppress(RuntimeError):  # outside optimize(): nothing to stop
-        study.stop()
     return True
 
 
@@ -656,26 +763,51 @@ def _run_workers(plan: _Plan, workers: int) -> list[str]:
         for p in procs:
             p.join()
     except KeyboardInterrupt:
+        # the workers got the same Ctrl-C: give them time to save their running trial
+        deadline = time.monotonic() + _WORKER_GRACE_S
         for p in procs:
-            p.terminate()
+            p.join(max(0.0, deadline - time.monotonic()))
         for p in procs:
-            p.join()
+            if p.is_alive():
+                p.terminate()
+                p.join()
         raise
-    for i, p in enumerate(procs):
-        if p.exitcode != 0:
-            notes.append(f"worker {i} exited with code {p.exitcode}: its last trial may be lost")
+    failed = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
+    if failed and len(failed) == len(procs):
+        codes = ", ".join(str(code) for _, code in failed)
+        raise WattwiseError(
+            f"every worker failed (exit codes {codes}); their errors are printed above"
+        )
+    for i, code in failed:
+        notes.append(f"worker {i} failed (exit code {code}): its last trial may be lost")
     return notes
 
 
+_WORKER_GRACE_S = 10.0
+"""How long Ctrl-C waits for workers to save their running trials before ending them."""
+
+
 def _worker_main(plan: _Plan, index: int, n_trials: int) -> None:
-    """A worker process: run ``n_trials`` of the shared study."""
+    """A worker process: run ``n_trials`` of the shared study. An error is one line on
+    standard error and the exit code (2: a wattwise error, 130: Ctrl-C, 1: anything else)."""
+    import sys
+
     optuna = optuna_module()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    storage = open_storage(plan.storage)
     try:
-        _run_plan(plan, storage, seed_offset=index, n_trials=n_trials)
-    finally:
-        close_storage(storage)
+        storage = open_storage(plan.storage)
+        try:
+            _run_plan(plan, storage, seed_offset=index, n_trials=n_trials)
+        finally:
+            close_storage(storage)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except WattwiseError as exc:
+        print(f"wattwise: worker {index}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:
+        print(f"wattwise: worker {index}: error: {_err(exc)}", file=sys.stderr)
+        sys.exit(1)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -768,7 +900,7 @@ def summarise_trial(t: Any) -> TrialSummary:
         ended_at=_parse_dt(a.get(ATTR + "ended_at")) or _aware(t.datetime_complete),
         run_id=a.get(ATTR + "run_id"),
         method=str(a.get(ATTR + "method", "none")),
-        headline=str(a.get(ATTR + "headline", "machine")),
+        headline=str(a.get(ATTR + "headline", "")),  # no run, no headline
         host=str(a.get(ATTR + "host", "")),
         intermediate=dict(t.intermediate_values),
         energy_objective_kwh=float(values[1]) if values and len(values) > 1 else None,
