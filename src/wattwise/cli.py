@@ -1123,11 +1123,19 @@ def tune() -> None:
 @click.option(
     "--strategy",
     type=click.Choice(_TUNE_STRATEGIES),
-    default="bayes",
+    default="halving",
     show_default=True,
-    help="How to search (bayes = TPE, recommended; pareto = metric vs energy).",
+    help="How to search (halving = TPE with successive halving, recommended; bayes = TPE; "
+    "pareto = metric vs energy).",
 )
-@click.option("--n-trials", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--n-trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Trials to run in this call (all workers together); a grid stops when every point "
+    "has run.",
+)
 @click.option(
     "--metric",
     default="metric",
@@ -1135,18 +1143,22 @@ def tune() -> None:
     help="The name the objective logs its metric under (trial.log).",
 )
 @click.option(
-    "--maximize/--minimize", default=True, help="Whether a higher metric is better (default)."
+    "--maximize/--minimize",
+    default=True,
+    help="Whether a higher metric is better [default: maximize].",
 )
 @click.option("--target", type=float, help="A good-enough metric: report the energy to reach it.")
 @click.option(
     "--budget-kwh",
     type=click.FloatRange(min=0, min_open=True),
-    help="Stop the study when its energy reaches this.",
+    help="Stop the study when its energy reaches this (a continued study counts its earlier "
+    "trials).",
 )
 @click.option(
     "--budget-gco2e",
     type=click.FloatRange(min=0, min_open=True),
-    help="Stop the study when its emissions reach this.",
+    help="Stop the study when its emissions reach this (a continued study counts its "
+    "earlier trials).",
 )
 @click.option("--seed", type=int, help="Seed of the sampler (reproducible suggestions).")
 @click.option(
@@ -1166,7 +1178,7 @@ def tune() -> None:
 @click.option(
     "--timeout-s",
     type=click.FloatRange(min=0, min_open=True),
-    help="Stop starting trials after this many seconds.",
+    help="Each worker stops starting trials after this many seconds.",
 )
 @click.option(
     "--pruner",
@@ -1225,11 +1237,13 @@ def tune_run(
         tracker_options["headline"] = options["headline"]
     to_stdout = json_file == "-"
     err = _console(stderr=True)
+    study_name = study_name or _tune_study_name(strategy)
     with _objective_import_path(objective) as spec:
         direction = "maximize" if maximize else "minimize"
         err.print(
-            f"wattwise tune: {strategy} search, {n_trials} trial{'s' if n_trials != 1 else ''} "
-            f"over {', '.join(space.names)}; {metric} {'↑' if maximize else '↓'}"
+            f"wattwise tune: study {study_name}, {strategy} search, {n_trials} "
+            f"trial{'s' if n_trials != 1 else ''} over {', '.join(space.names)}; "
+            f"{metric} {'↑' if maximize else '↓'}"
             + (f"; {workers} workers" if workers > 1 else ""),
             markup=False,
             soft_wrap=True,
@@ -1259,12 +1273,13 @@ def tune_run(
                 on_trial=progress if workers == 1 else None,
             )
         except KeyboardInterrupt:
-            kept = "" if where is None else ": they are kept, see wattwise tune show"
-            click.echo(
-                f"interrupted after the trials that ended{kept}"
-                + ("" if where is None else _storage_flag(where)),
-                err=True,
+            kept = (
+                ""
+                if where is None
+                else f": they are kept, see wattwise tune show --study {shlex.quote(study_name)}"
+                + _storage_flag(where)
             )
+            click.echo(f"interrupted after the trials that ended{kept}", err=True)
             sys.exit(130)
     print_result(result, _console(stderr=to_stdout))
     if json_file is not None:
@@ -1296,7 +1311,7 @@ def tune_show(study_name: str | None, storage: str | None, top: int, json_file: 
 
     Example: wattwise tune show --study bayes-20261123-101500-ab12
     """
-    from wattwise.tuning.search import load_result, open_storage
+    from wattwise.tuning.search import _label, close_storage, load_result, open_storage
     from wattwise.tuning.show import print_result, print_studies
     from wattwise.tuning.strategies import optuna_module
 
@@ -1304,22 +1319,28 @@ def tune_show(study_name: str | None, storage: str | None, top: int, json_file: 
     where = _tune_storage(storage)
     if where is None:
         raise _UserError("a study kept in memory is gone once its search ends: nothing to show")
-    if "://" not in where and not os.path.exists(where):
-        raise _UserError(f"no studies in {where}: it does not exist (wattwise tune writes it)")
+    label = _label(where)  # a database URL without its password: what is printed
+    missing = _missing_storage_file(where)
+    if missing is not None:
+        what = "it" if missing == where else missing
+        raise _UserError(f"no studies in {label}: {what} does not exist (wattwise tune writes it)")
     st = open_storage(where)
-    console = _console(stderr=json_file == "-")
-    if study_name is not None:
-        result = load_result(study_name, st, storage_label=where)
-        print_result(result, console, top=top)
-        if json_file is not None:
-            _write_tune_json(json_file, result.to_dict())
-        return
-    names = optuna.study.get_all_study_names(storage=st)
-    results = [load_result(n, st, storage_label=where) for n in names]
+    try:
+        console = _console(stderr=json_file == "-")
+        if study_name is not None:
+            result = load_result(study_name, st, storage_label=label)
+            print_result(result, console, top=top)
+            if json_file is not None:
+                _write_tune_json(json_file, result.to_dict())
+            return
+        names = optuna.study.get_all_study_names(storage=st)
+        results = [load_result(n, st, storage_label=label) for n in names]
+    finally:
+        close_storage(st)
     if not results:
-        raise _UserError(f"no studies in {where}")
+        raise _UserError(f"no studies in {label}")
     results.sort(key=_study_start)
-    print_studies(results, console, where=where)
+    print_studies(results, console, where=label)
     console.print("show one: wattwise tune show --study NAME" + _storage_flag(where))
     if json_file is not None:
         _write_tune_json(json_file, [r.to_dict() for r in results])
@@ -1364,7 +1385,8 @@ def tune_show(study_name: str | None, storage: str | None, top: int, json_file: 
     "--baseline",
     default="grid",
     show_default=True,
-    help="The strategy savings are measured against.",
+    help="The strategy savings are measured against (one not in --strategies: no saving "
+    "is stated).",
 )
 @click.option(
     "--storage",
@@ -1421,6 +1443,10 @@ def tune_compare(
     from wattwise.tuning.strategies import optuna_module
 
     names, seed_list = _strategies_and_seeds(strategies, seeds, html_file, json_file)
+    if baseline not in _TUNE_STRATEGIES:  # a known one not compared: no saving stated
+        raise _UserError(
+            f"unknown --baseline {baseline!r}: choose from {', '.join(_TUNE_STRATEGIES)}"
+        )
     optuna_module()  # a missing extra is a one-line error before anything starts
     space = load_space(space_file)
     cfg = resolve_config(config_path=config_path, **options)
@@ -1493,6 +1519,7 @@ def _compare(
         html_tune_comparison,
         print_comparison,
     )
+    from wattwise.tuning.search import _label
 
     _tune_precheck(cfg, _tune_storage(storage or "memory"), target)
     to_stdout = "-" in (html_file, json_file)
@@ -1542,8 +1569,9 @@ def _compare(
     )
     print_comparison(comparison, _console(stderr=to_stdout))
     if storage is not None and storage != "memory":
+        label = _label(storage)  # a database URL without its password
         click.echo(
-            f"studies kept in {storage}: wattwise tune show --storage {shlex.quote(storage)}",
+            f"studies kept in {label}: wattwise tune show --storage {shlex.quote(label)}",
             err=True,
         )
     if html_file is not None:
@@ -1564,14 +1592,14 @@ def _tune_precheck(cfg: Any, storage: str | None, target: float | None) -> None:
 
     from wattwise.carbon import resolve_zone
     from wattwise.store import get_store
-    from wattwise.tuning.search import open_storage
+    from wattwise.tuning.search import close_storage, open_storage
 
     if target is not None and not math.isfinite(target):
         raise _UserError(f"--target must be a finite number, not {target}")
     resolve_zone(cfg.zone, source=cfg.source_of("zone"))
     get_store(cfg.store).close()
     if storage is not None:
-        open_storage(storage)
+        close_storage(open_storage(storage))
 
 
 def _study_start(result: Any) -> float:
@@ -1589,9 +1617,41 @@ def _tune_storage(storage: str | None) -> str | None:
 
 
 def _storage_flag(where: str) -> str:
+    """`` --storage WHERE`` for a command to print (a database URL without its password),
+    empty for the default journal."""
+    from wattwise.tuning.search import _label
     from wattwise.tuning.show import default_storage_path
 
-    return "" if where == str(default_storage_path()) else f" --storage {shlex.quote(where)}"
+    return (
+        "" if where == str(default_storage_path()) else f" --storage {shlex.quote(_label(where))}"
+    )
+
+
+def _missing_storage_file(where: str) -> str | None:
+    """The file a journal path or a ``sqlite:///FILE`` URL names when it does not exist
+    (opening it would create an empty one); None otherwise."""
+    if "://" not in where:
+        return None if os.path.exists(where) else where
+    try:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(where)
+    except Exception:  # not a SQLAlchemy URL: opening it says what is wrong
+        return None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    database = url.database
+    if database.startswith("file:"):  # a URI filename (?uri=true): not checked
+        return None
+    return None if os.path.exists(database) else database
+
+
+def _tune_study_name(strategy: str) -> str:
+    """A new study's name, ``<strategy>-<date>-<time>-<random>`` (as tune() names one)."""
+    import time
+    import uuid
+
+    return f"{strategy}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
 
 
 def _write_tune_json(json_file: str, doc: Any) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "print_study",
     "run_study",
     "train_digits",
+    "train_epoch",
 ]
 
 CONV_CHANNELS = 32
@@ -174,21 +175,38 @@ def train_digits(
     loss_fn = torch.nn.functional.cross_entropy
     order = torch.Generator().manual_seed(seed)
     for epoch in run.epochs(epochs):
-        model.train()
-        perm = torch.randperm(len(y), generator=order)
-        total, batches = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            run.step(samples=len(idx))
-            total += float(loss.detach())
-            batches += 1
-        run.log(train_loss=total / max(batches, 1))
+        loss = train_epoch(model, opt, loss_fn, x, y, batch_size, order, run.step)
+        run.log(train_loss=loss)
         if log_accuracy and epoch == epochs - 1:
             run.log(val_accuracy=evaluate_digits(model, d))
+
+
+def train_epoch(
+    model: Any,
+    opt: Any,
+    loss_fn: Callable[..., Any],
+    x: Any,
+    y: Any,
+    batch_size: int,
+    order: Any,
+    step: Callable[..., None],
+) -> float:
+    """One epoch over ``x, y`` in the order drawn from the ``order`` generator, batch by
+    batch, calling ``step(samples=n)`` after each optimizer step; the mean batch loss."""
+    torch = _torch()
+    model.train()
+    perm = torch.randperm(len(y), generator=order)
+    total, batches = 0.0, 0
+    for i in range(0, len(perm), batch_size):
+        idx = perm[i : i + batch_size]
+        opt.zero_grad()
+        loss = loss_fn(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        step(samples=len(idx))
+        total += float(loss.detach())
+        batches += 1
+    return total / max(batches, 1)
 
 
 def evaluate_digits(model: Any, data: DigitsData) -> float:

@@ -13,17 +13,23 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from wattwise.cli import _TUNE_PRUNERS, _TUNE_STRATEGIES, main
+from wattwise.tuning import search
 from wattwise.tuning.show import default_storage_path
 from wattwise.tuning.strategies import PRUNERS, STRATEGIES
 
 OBJECTIVE = "wattwise.testing.objectives:quadratic"
 FAST = ["--metric", "score", "--zone", "FRA", "--interval", "0.1"]
 SPACE = "x: {low: 0.0, high: 1.0, grid: [0.1, 0.3, 0.5, 0.9]}\nw: [1]\n"
+# a database URL with a password, on a port where nothing listens
+SECRET_URL = "postgresql://user:secret@127.0.0.1:1/db"
+HIDDEN_URL = "postgresql://user:***@127.0.0.1:1/db"
 
 
 def tune(*args: str) -> Result:
@@ -66,7 +72,19 @@ def test_help_lists_the_commands_and_the_default() -> None:
         "'wattwise tune run MODULE:OBJECTIVE ...'" in text
     )
     run_help = ok(tune("run", "--help")).stdout
-    assert "[default: bayes]" in run_help and "--budget-kwh" in run_help and "--zone" in run_help
+    tune_group = main.commands["tune"]
+    assert isinstance(tune_group, click.Group)
+    default = next(p.default for p in tune_group.commands["run"].params if p.name == "strategy")
+    assert f"[default: {default}]" in run_help and "--zone" in run_help
+    text = " ".join(run_help.split())
+    for fragment in (
+        "Trials to run in this call (all workers together); a grid stops when every point has run.",
+        "Whether a higher metric is better [default: maximize].",
+        "Each worker stops starting trials after this many seconds.",
+        "Stop the study when its energy reaches this (a continued study counts its earlier trials)",
+        "when its emissions reach this (a continued study counts its earlier trials)",
+    ):
+        assert fragment in text, fragment
 
 
 @pytest.mark.parametrize(
@@ -106,6 +124,10 @@ def test_a_search_prints_its_trials_and_writes_json(
     assert "★ best" in out and f"{len(trials)}: {len(trials)} complete" in out
     assert "in memory only (not saved)" in out
     assert math.isclose(doc["total_energy_j"], sum(t["energy_j"] for t in trials))
+    # the first line names the study (generated here: none was given), to show it again
+    name = doc["study_name"]
+    assert name.startswith(f"{strategy}-") and len(name.split("-")) == 4
+    assert result.stderr.startswith(f"wattwise tune: study {name}, {strategy} search, 6 trials")
 
 
 def test_json_to_stdout_leaves_stdout_pure_json(space: str) -> None:
@@ -141,12 +163,13 @@ def test_pareto_prints_the_front_instead_of_a_best(space: str) -> None:
 
 
 def test_show_lists_and_shows_a_study_from_the_default_journal(space: str) -> None:
-    args = [OBJECTIVE, "--space", space, "--n-trials", "3", "--study", "first", *FAST]
-    ran = ok(tune(*args, "--json", "-"))
+    args = [OBJECTIVE, "--space", space, "--strategy", "bayes", "--n-trials", "3"]
+    ran = ok(tune(*args, "--study", "first", *FAST, "--json", "-"))
+    assert ran.stderr.startswith("wattwise tune: study first, bayes search, 3 trials over x, w")
     journal = default_storage_path()
     assert journal.is_file() and str(journal).startswith(os.environ["XDG_DATA_HOME"])
     assert "see it again: wattwise tune show --study first" in ran.stderr
-    ok(tune(OBJECTIVE, "--space", space, "--n-trials", "2", "--study", "second", *FAST))
+    ok(tune(*args[:-2], "--n-trials", "2", "--study", "second", *FAST))
     listed = ok(tune("show")).stdout
     assert "studies in" in listed and "(2)" in listed
     rows = [ln for ln in listed.splitlines() if " first " in ln or " second " in ln]
@@ -157,15 +180,15 @@ def test_show_lists_and_shows_a_study_from_the_default_journal(space: str) -> No
     assert again["total_energy_j"] == pytest.approx(before["total_energy_j"])
     assert "★ best" in shown.stderr
     # a study continued under its name adds trials
-    ok(tune(OBJECTIVE, "--space", space, "--n-trials", "2", "--study", "first", *FAST))
+    ok(tune(*args[:-2], "--n-trials", "2", "--study", "first", *FAST))
     doc = json.loads(ok(tune("show", "--study", "first", "--json", "-")).stdout)
     assert len(doc["trials"]) == 5
 
 
 def test_show_with_a_named_storage(space: str, tmp_path: Path) -> None:
     journal = str(tmp_path / "elsewhere" / "s.journal")
-    args = [OBJECTIVE, "--space", space, "--n-trials", "2", "--study", "s", "--storage", journal]
-    ran = ok(tune(*args, *FAST))
+    args = [OBJECTIVE, "--space", space, "--strategy", "bayes", "--n-trials", "2", "--study", "s"]
+    ran = ok(tune(*args, "--storage", journal, *FAST))
     assert f"wattwise tune show --study s --storage {journal}" in ran.stdout
     assert not default_storage_path().exists()
     out = ok(tune("show", "--study", "s", "--storage", journal)).stdout
@@ -173,6 +196,88 @@ def test_show_with_a_named_storage(space: str, tmp_path: Path) -> None:
     assert "no study 'nope'" in one_line_error(
         tune("show", "--study", "nope", "--storage", journal)
     )
+
+
+class Storages:
+    """Spies on the study storages opened and closed (``wattwise.tuning.search``'s own
+    functions, which the CLI and tune() look up there); ``SECRET_URL`` opens ``journal``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, journal: Path) -> None:
+        self.opened: list[Any] = []
+        self.closed: list[Any] = []
+        real_open, real_close = search.open_storage, search.close_storage
+
+        def open_storage(storage: Any) -> Any:
+            st = real_open(journal if storage == SECRET_URL else storage)
+            self.opened.append(st)
+            return st
+
+        def close_storage(storage: Any) -> None:
+            self.closed.append(storage)
+            real_close(storage)
+
+        monkeypatch.setattr(search, "open_storage", open_storage)
+        monkeypatch.setattr(search, "close_storage", close_storage)
+
+    def all_closed(self) -> bool:
+        return bool(self.opened) and all(any(c is st for c in self.closed) for st in self.opened)
+
+
+def test_a_database_password_is_never_printed(
+    space: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing listens there: each command fails at once, naming the URL without its password
+    for args in (
+        [OBJECTIVE, "--space", space, *FAST],
+        ["compare", OBJECTIVE, "--space", space, "--target", "0.9", *FAST],
+        ["show"],
+    ):
+        line = one_line_error(tune(*args, "--storage", SECRET_URL))
+        assert f"cannot open the study storage {HIDDEN_URL}: " in line and "secret" not in line
+    # the URL opening a journal instead: what a reachable database would print
+    storages = Storages(monkeypatch, tmp_path / "db.journal")
+    args = [OBJECTIVE, "--space", space, "--strategy", "bayes", "--n-trials", "2", "--study", "s"]
+    ran = ok(tune(*args, "--storage", SECRET_URL, *FAST))
+    listed = ok(tune("show", "--storage", SECRET_URL, "--json", "-"))
+    shown = ok(tune("show", "--storage", SECRET_URL, "--study", "s", "--json", "-"))
+    assert storages.all_closed()  # the check before the search, the search, each show
+    assert [d["storage"] for d in json.loads(listed.stdout)] == [HIDDEN_URL]
+    assert json.loads(shown.stdout)["storage"] == HIDDEN_URL
+    assert f"studies in {HIDDEN_URL}" in listed.stderr
+    assert f"show one: wattwise tune show --study NAME --storage '{HIDDEN_URL}'" in listed.stderr
+    # interrupted: the command to see what ran names the study and hides the password
+    (tmp_path / "interrupting.py").write_text(
+        "def objective(trial):\n    raise KeyboardInterrupt\n", encoding="utf-8"
+    )
+    args = ["interrupting.py:objective", "--space", space, "--study", "i"]
+    stopped = tune(*args, "--storage", SECRET_URL, *FAST)
+    assert stopped.exit_code == 130, (stopped.output, stopped.exception)
+    assert stopped.stderr.splitlines()[-1] == (
+        "interrupted after the trials that ended: they are kept, see wattwise tune show "
+        f"--study i --storage '{HIDDEN_URL}'"
+    )
+    for result in (ran, listed, shown, stopped):
+        assert "secret" not in result.output
+
+
+def test_show_opens_an_existing_sqlite_database_only_and_closes_it(
+    space: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absolute = tmp_path / "a" / "b.db"
+    for url, file in (("sqlite:///typo.db", "typo.db"), (f"sqlite:///{absolute}", absolute)):
+        line = one_line_error(tune("show", "--storage", url))
+        assert line.endswith(
+            f"no studies in {url}: {file} does not exist (wattwise tune writes it)"
+        )
+    assert not (tmp_path / "typo.db").exists() and not (tmp_path / "a").exists()
+    url = "sqlite:///studies.db"
+    args = [OBJECTIVE, "--space", space, "--strategy", "bayes", "--n-trials", "2", "--study", "q"]
+    ok(tune(*args, "--storage", url, *FAST))
+    storages = Storages(monkeypatch, tmp_path / "unused.journal")
+    out = ok(tune("show", "--storage", url)).stdout
+    assert "q " in out and "2 (2 complete)" in out
+    assert len(storages.opened) == 1 and type(storages.opened[0]).__name__ == "RDBStorage"
+    assert storages.all_closed()
 
 
 def test_compare_recommends_a_strategy_and_writes_html(space: str, tmp_path: Path) -> None:
@@ -189,6 +294,16 @@ def test_compare_recommends_a_strategy_and_writes_html(space: str, tmp_path: Pat
     page = html.read_text(encoding="utf-8")
     assert page.lower().startswith("<!doctype html>") and "wattwise tune comparison" in page
     assert f"wrote {html}" in result.stderr
+
+
+def test_compare_against_a_baseline_not_compared_states_no_saving(space: str) -> None:
+    args = ["compare", OBJECTIVE, "--space", space, "--strategies", "bayes", "--seeds", "0"]
+    args += ["--n-trials", "2", "--target", "0.0", "--baseline", "random", "--json", "-"]
+    result = ok(tune(*args, *FAST))
+    doc = json.loads(result.stdout)
+    assert doc["baseline"] == "random" and doc["recommended"] == "bayes"
+    assert doc["saving_vs_baseline"] is None
+    assert "no saving stated: the baseline random was not compared" in result.stderr
 
 
 def test_an_objective_in_the_current_directory_or_a_file(space: str, tmp_path: Path) -> None:
@@ -262,6 +377,9 @@ def test_missing_options_and_storages_are_one_line(space: str, tmp_path: Path) -
     assert "Missing option '--target'" in one_line_error(tune(*compare))
     assert "unknown strategy 'sa'" in one_line_error(
         tune(*compare, "--target", "0.9", "--strategies", "grid,sa")
+    )
+    assert "unknown --baseline 'gird': choose from grid, random," in one_line_error(
+        tune(*compare, "--target", "0.9", "--baseline", "gird")
     )
     assert "does not exist" in one_line_error(tune("show"))  # nothing stored yet
     assert "in memory" in one_line_error(tune("show", "--storage", "memory"))

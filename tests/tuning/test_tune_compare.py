@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -197,6 +198,7 @@ def test_to_dict_is_json_safe_and_complete() -> None:
         ({"seeds": (1, 2, 1)}, "more than once: 1"),
         ({"n_trials": 0}, "n_trials"),
         ({"direction": "up"}, "direction"),
+        ({"baseline": "gird"}, "unknown strategy 'gird'"),
     ],
 )
 def test_bad_options_fail_before_any_study_runs(kwargs: dict[str, Any], message: str) -> None:
@@ -321,6 +323,28 @@ def test_the_line_says_when_the_baseline_cannot_give_a_saving() -> None:
     assert "One seed: no spread" in text
     text = printed(comparison(stats("bayes", HIT_AT_5), stats("random", HIT_AFTER_30)))
     assert "the baseline grid was not compared" in text
+
+
+def test_the_notes_of_the_page_are_printed_after_the_table() -> None:
+    grid = study("grid", 0, HIT_AT_5)  # 2 of the 3 trials asked: a short grid
+    grid = dataclasses.replace(
+        grid,
+        trials=tuple(dataclasses.replace(t, method="estimated") for t in grid.trials),
+        notes=("2 local workers: [b]overlap[/b]",),
+    )
+    lines = printed(comparison(StrategyStats("grid", (grid,)), stats("bayes", MISS))).splitlines()
+    notes = [ln for ln in lines if ln.startswith("note: ")]
+    assert notes == [
+        "note: some trials' energy was estimated, not measured: the ranking holds for the "
+        "estimate's model of the machine, not necessarily for its meter.",
+        "note: compare-grid-s0: 2 local workers: [b]overlap[/b].",  # markup printed as text
+        "note: grid studies with fewer trials than asked (compare-grid-s0): the grid has "
+        "fewer points, and a grid study ends when every point has run.",
+    ]
+    table_end = max(i for i, ln in enumerate(lines) if ln.startswith("└"))
+    assert lines.index(notes[0]) == table_end + 1
+    assert lines[-1].startswith("★ recommended: grid")
+    assert "note: " not in printed(comparison(stats("bayes", HIT_AT_5)))
 
 
 def test_markup_in_a_name_is_printed_as_text() -> None:

@@ -337,12 +337,12 @@ def compare_strategies(
             ``study_prefix`` for a fresh comparison.
         study_prefix: the studies' name prefix.
         on_study: called as ``on_study(strategy, seed, result)`` after each study.
-        baseline: the strategy savings are measured against; when it is not among
-            ``strategies`` no saving is reported.
+        baseline: the strategy savings are measured against; when it is a known
+            strategy not among ``strategies`` no saving is reported.
 
     Raises:
-        ConfigError: no target, or an empty, unknown or repeated strategy or seed; and
-            whatever ``tune`` raises for the other options.
+        ConfigError: no target, an empty, unknown or repeated strategy or seed, or an
+            unknown baseline; and whatever ``tune`` raises for the other options.
     """
     names = _check_strategies(strategies)
     seed_list = _check_seeds(seeds)
@@ -352,6 +352,8 @@ def compare_strategies(
         raise ConfigError(f"target must be a finite number, not {target!r}")
     if not isinstance(baseline, str) or not baseline:
         raise ConfigError(f"baseline must be a strategy name, not {baseline!r}")
+    if baseline not in names:  # a known strategy not compared: no saving is stated
+        check_strategy(baseline)
     if not isinstance(study_prefix, str) or not study_prefix:
         raise ConfigError("study_prefix must be a non-empty name")
     if direction not in ("maximize", "minimize"):
@@ -528,7 +530,9 @@ def _closest_rival(comparison: StrategyComparison, rec: StrategyStats) -> Strate
 
 
 def print_comparison(comparison: StrategyComparison, console: Any) -> None:
-    """A table of the strategies (★ the recommended one), then one line on the choice."""
+    """A table of the strategies (★ the recommended one), the notes a reader must know
+    before trusting the ranking (one line each, as on the HTML page), then one line on the
+    choice."""
     from rich.markup import escape as rich_escape
     from rich.table import Table
 
@@ -562,6 +566,8 @@ def print_comparison(comparison: StrategyComparison, console: Any) -> None:
             _saving_text(comparison, s),
         )
     console.print(table)
+    for note in _notes(comparison):
+        console.print(f"[dim]note: {rich_escape(note)}.[/dim]", soft_wrap=True)
     mark = "★ " if rec is not None else ""
     console.print(mark + rich_escape(_recommendation(comparison)), soft_wrap=True)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from wattwise.complexity import _torch, digits_data, evaluate_digits
+from wattwise.complexity import _torch, digits_data, evaluate_digits, train_epoch
 from wattwise.exceptions import ConfigError
 
 __all__ = [
@@ -140,20 +140,9 @@ def objective(trial: _Trial) -> float:
     order = torch.Generator().manual_seed(seed)
     accuracy = 0.0
     for _ in trial.epochs(EPOCHS):
-        model.train()
-        perm = torch.randperm(len(y), generator=order)
-        total, batches = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            trial.step(samples=len(idx))
-            total += float(loss.detach())
-            batches += 1
+        loss = train_epoch(model, opt, loss_fn, x, y, batch_size, order, trial.step)
         accuracy = evaluate_digits(model, data)
-        trial.log(val_accuracy=accuracy, train_loss=total / max(batches, 1))
+        trial.log(val_accuracy=accuracy, train_loss=loss)
     return accuracy
 
 

@@ -562,6 +562,7 @@ class _TrialRunner:
             raise
         except Exception as exc:
             state, note = "failed", _err(exc)
+            logger.debug("wattwise: trial %d failed", ot.number, exc_info=True)
         session.close()  # settles stop_kind: a stop asked in the last planned epoch skipped nothing
         kind, reason = session.stop_kind, session.stop_reason
         metric: float | None = None
@@ -747,9 +748,7 @@ def _run_workers(plan: _Plan, workers: int) -> list[str]:
     # N workers × one thread pool per core each would oversubscribe the cores: give each
     # child its share through the environment it inherits (unless the user set it)
     threads = {
-        k: str(max(1, (os.cpu_count() or 1) // len(procs)))
-        for k in _THREAD_VARS
-        if k not in os.environ
+        k: str(max(1, _usable_cpus() // len(procs))) for k in _THREAD_VARS if k not in os.environ
     }
     os.environ.update(threads)
     try:
@@ -781,6 +780,14 @@ def _run_workers(plan: _Plan, workers: int) -> list[str]:
     for i, code in failed:
         notes.append(f"worker {i} failed (exit code {code}): its last trial may be lost")
     return notes
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 _WORKER_GRACE_S = 10.0
