@@ -294,18 +294,31 @@ def test_the_trial_api_and_manual_pruning(tmp_path: Path) -> None:
 LONG_EPOCHS = 20
 
 
+STEP_J = 4.0
+_STEPS = [0]  # steps taken by long_training, in every study of this module
+
+
 def long_training(trial: Trial) -> float:
-    """20 epochs of 20 ms: about 50 J a trial at 100 W."""
+    """20 epochs of one step each; with :func:`counted` every step is exactly 4 J, so a
+    trial is 80 J whatever the machine's load."""
     score = 0.0
     for epoch in trial.epochs(LONG_EPOCHS):
-        time.sleep(0.02)
+        time.sleep(0.005)
+        _STEPS[0] += 1
         trial.step(samples=1)
         score = float(trial.params["x"]) * (epoch + 1) / LONG_EPOCHS
         trial.log(score=score)
     return score
 
 
-BUDGET_J = 80.0
+def counted() -> dict[str, Any]:
+    """Tracker options whose sensor counts STEP_J per step of long_training (exact at
+    every epoch end, where the budget is checked)."""
+    sensor = SyntheticSensor(lambda t: 100.0, lambda a, b: STEP_J * _STEPS[0], kind="counter")
+    return {"sensors": [sensor], "zone": "FRA", "interval_s": 0.1}
+
+
+BUDGET_J = 200.0  # 2.5 trials: the third is cut after 10 of its 20 epochs
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +338,7 @@ def budget_study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
                 budget_kwh=BUDGET_J / J_PER_KWH,
                 storage=folder / "study.journal",
                 study_name="budget",
-                tracker_options=fast(),
+                tracker_options=counted(),
                 store=str(folder / "runs.db"),
             )
             cache.append((result, folder / "study.journal", folder / "runs.db"))
@@ -388,7 +401,7 @@ def test_a_spent_study_continued_runs_nothing(budget_study: Callable[[], Any]) -
 
 
 def test_the_emissions_budget_stops_the_study() -> None:
-    budget_g = 0.0012  # about 80 J at France's intensity
+    budget_g = 0.003  # about 200 J at France's intensity: within the third trial
     result = tune(
         long_training,
         {"x": {"low": 0.1, "high": 1.0}},
@@ -397,7 +410,7 @@ def test_the_emissions_budget_stops_the_study() -> None:
         metric="score",
         seed=2,
         budget_gco2e=budget_g,
-        tracker_options=fast(),
+        tracker_options=counted(),
         store=False,
     )
     assert result.stopped is not None and result.stopped.startswith("budget: emissions ")
