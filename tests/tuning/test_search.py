@@ -286,7 +286,9 @@ def test_the_trial_api_and_manual_pruning(tmp_path: Path) -> None:
     runs = stored(store)
     assert runs[str(t0.run_id)].training.samples == 16  # type: ignore[union-attr]
     assert "extra" not in runs[str(t0.run_id)].tags
-    assert runs[str(t1.run_id)].status == "stopped"
+    # pruned by hand after its planned epochs: the run completed, the trial is PRUNED
+    assert runs[str(t1.run_id)].status == "completed"
+    assert runs[str(t1.run_id)].tags["trial_state"] == "pruned"
     assert seen[0]["run"].result.id == t0.run_id
 
 
@@ -1003,3 +1005,31 @@ def test_workers_refuse_objects_that_cannot_travel() -> None:
             tracker_options={"sensors": [lambda: None]},
             store=False,
         )
+
+
+def test_a_trial_pruned_by_its_objective_in_the_last_epoch_has_a_consistent_run(
+    tmp_path: Path,
+) -> None:
+    def objective(trial: Trial) -> float:
+        for epoch in trial.epochs(2):
+            trial.log(score=0.1)
+            if epoch == 1:
+                raise optuna.TrialPruned("pruned by the objective")
+        return 0.1
+
+    db = tmp_path / "runs.db"
+    result = tune(
+        objective,
+        {"x": [1]},
+        strategy="random",
+        n_trials=1,
+        metric="score",
+        tracker_options=fast(),
+        store=str(db),
+    )
+    assert result.trials[0].state == "pruned"
+    with get_store(db) as store:
+        run = store.get_run(result.trials[0].run_id or "")
+    # every planned epoch ran: nothing was skipped, so the run is not "stopped" without a why
+    assert run.status == "completed" and run.training is not None
+    assert run.training.stop_kind is None and run.tags["trial_state"] == "pruned"

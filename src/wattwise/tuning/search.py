@@ -579,7 +579,11 @@ class _TrialRunner:
         tracker.tags["trial_state"] = state
         if metric is not None and state == "complete":
             tracker.tags[plan.metric] = f"{metric:.6g}"
-        status = {"complete": "completed", "failed": "failed"}.get(state, "stopped")
+        # "stopped" only when the run's own record says why; a trial pruned in its last
+        # planned epoch skipped nothing, so its run completed (the trial is still PRUNED)
+        status = {"complete": "completed", "failed": "failed"}.get(
+            state, "stopped" if kind in ("pruned", "budget") else "completed"
+        )
         self._finish(tracker, status, None if state != "failed" else f"failed: {note}")
         self._record(ot, tracker, state, note, partial)
         if state == "complete":
