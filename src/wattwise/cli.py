@@ -974,6 +974,23 @@ def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
     click.echo(f"deleted {len(records)} run(s)", err=True)
 
 
+def _comparison_outputs(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--html FILE`` and ``--json FILE`` ('-': standard output) of a strategy comparison."""
+    out = click.Path(dir_okay=False, writable=True, allow_dash=True)
+    f = click.option(
+        "--json",
+        "json_file",
+        type=out,
+        help="Write the comparison as JSON to FILE ('-': standard output).",
+    )(f)
+    return click.option(
+        "--html",
+        "html_file",
+        type=out,
+        help="Write an HTML comparison with charts to FILE ('-': standard output).",
+    )(f)
+
+
 @demo.command(
     "tune", short_help="Which search strategy reaches a target accuracy for the least energy."
 )
@@ -996,18 +1013,7 @@ def runs_delete(run_ids: Sequence[str], store: str | None, yes: bool) -> None:
     type=float,
     help="Held-out accuracy that counts as reached (default: the objective's, 0.96).",
 )
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Write the comparison page to FILE ('-': standard output).",
-)
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Write the comparison as JSON to FILE ('-': standard output).",
-)
+@_comparison_outputs
 @_tracker_options
 def demo_tune(
     strategies: str,
@@ -1397,18 +1403,7 @@ def tune_show(study_name: str | None, storage: str | None, top: int, json_file: 
     "--study-prefix",
     help="Studies are named PREFIX-STRATEGY-sSEED (default: compare-DATE-TIME).",
 )
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Write an HTML comparison with charts to FILE ('-': standard output).",
-)
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-    help="Write the comparison as JSON to FILE ('-': standard output).",
-)
+@_comparison_outputs
 @_tracker_options
 def tune_compare(
     objective: str,

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from wattwise.sweeping import _jsonable
+
 __all__ = [
     "CurvePoint",
     "TargetHit",
@@ -257,14 +259,6 @@ def _ts(dt: datetime | None, default: float) -> float:
 
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    return repr(value)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from wattwise.budget import Budget
 from wattwise.exceptions import ConfigError, WattwiseError
+from wattwise.sweeping import _err, _tag
 from wattwise.tuning.accounting import TrialState, TrialSummary, TuneResult, concurrency_notes
 from wattwise.tuning.space import Param, Space, load_space, parse_space
 from wattwise.tuning.strategies import (
@@ -986,15 +987,6 @@ def _parse_dt(text: Any) -> datetime | None:
 def _aware(dt: datetime | None) -> datetime | None:
     """Optuna's own timestamps are naive local times."""
     return dt.astimezone(timezone.utc) if dt is not None else None
-
-
-def _tag(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
-
-
-def _err(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _short(exc: BaseException) -> str:
