@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from wattwise.config import TrackerConfig, resolve_config
     from wattwise.early_stopping import EarlyStopping
     from wattwise.forecast import Forecast
+    from wattwise.optimizing.result import OptimizeResult
+    from wattwise.optimizing.study import optimize
+    from wattwise.optimizing.task import OptimizeTask
     from wattwise.profiler import ProfileResult, profile
     from wattwise.record import Footprint, PhaseRecord, RunRecord, TrainingRecord
     from wattwise.store import get_store
@@ -52,6 +55,8 @@ __all__ = [
     "Forecast",
     "IntensityError",
     "IntensityFallbackWarning",
+    "OptimizeResult",
+    "OptimizeTask",
     "PhaseRecord",
     "ProfileResult",
     "ReportError",
@@ -74,6 +79,7 @@ __all__ = [
     "WattwiseError",
     "__version__",
     "get_store",
+    "optimize",
     "profile",
     "resolve_config",
     "sweep",
@@ -104,6 +110,9 @@ _LAZY = {
     "WasteReport": "wattwise.waste",
     "tune": "wattwise.tuning.search",
     "TuneResult": "wattwise.tuning.accounting",
+    "optimize": "wattwise.optimizing.study",
+    "OptimizeTask": "wattwise.optimizing.task",
+    "OptimizeResult": "wattwise.optimizing.result",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())
