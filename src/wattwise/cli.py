@@ -1914,6 +1914,7 @@ def _run_optimize(
 ) -> None:
     """Check everything, run the study with a progress line per step, print, write."""
     from wattwise.config import resolve_config
+    from wattwise.optimizing.measure import check_batch_sizes
     from wattwise.optimizing.recipes import resolve_recipes
     from wattwise.optimizing.show import html_optimize, print_result
     from wattwise.optimizing.study import optimize
@@ -1925,6 +1926,9 @@ def _run_optimize(
         sizes = [int(b) for b in batch_sizes.split(",") if b.strip()]
     except ValueError:
         raise _UserError(f"--batch-sizes must be integers, not {batch_sizes!r}") from None
+    check_batch_sizes(sizes)
+    if name is not None and not name.strip():
+        raise _UserError("--name must not be empty")
     cfg = resolve_config(config_path=config_path, **options)
     _tune_precheck(cfg, None, None)
     to_stdout = "-" in (html_file, json_file)

@@ -252,7 +252,7 @@ def test_a_failed_baseline_prints_and_the_page_renders() -> None:
     )
     text = "\n".join(render(result))
     assert "✗ baseline failed: ValueError: bad data" in text
-    assert "No variant scored within 1 point of the baseline's accuracy." in text
+    assert "The baseline did not train or score: nothing to compare against." in text
     page = html_optimize(result)
     assert page.count("no data") == 2 and "no variant was measured" in page
 

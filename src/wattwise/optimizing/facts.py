@@ -79,10 +79,12 @@ def model_facts(model: Any) -> ModelFacts:
     params = nonzero = 0
     dtypes: Counter[str] = Counter()
     seen: set[int] = set()
+    alive: list[Any] = []  # quantized weight() makes a new tensor per call: keep ids unique
     for kind, t in _tensors(model):
-        if id(t) in seen:
+        if id(t) in seen:  # a parameter shared between modules counts once
             continue
         seen.add(id(t))
+        alive.append(t)
         params += int(t.numel())
         dense = t.dequantize() if t.is_quantized else t.detach()
         nonzero += int(torch.count_nonzero(dense))

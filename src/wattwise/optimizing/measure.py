@@ -3,7 +3,8 @@
 Every model (eval mode, ``torch.inference_mode``) first runs :data:`WARMUP_PASSES`
 untimed passes at each batch size; then come ``repeats`` rounds, and in each round every
 model gets one window per batch size (interleaved, so a change in the machine's
-background load falls on all models alike). A window is a tracker phase
+background load falls on all models alike; each round starts one model later, so no
+model always follows the same one). A window is a tracker phase
 that runs forward passes on the same batch until ``window_s`` has passed. A phase reads
 the sensors at its start and end, so its energy is exact to the counters (or the
 estimate) at those moments. A window's energy per 1,000 samples is its headline energy ÷
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from wattwise.tracking import Tracker
 
 __all__ = [
+    "MAX_WINDOW_S",
     "REPEAT_TOLERANCE",
     "WARMUP_PASSES",
     "Subject",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 WARMUP_PASSES = 3
+MAX_WINDOW_S = 60.0
 REPEAT_TOLERANCE = 0.25
 """Two measurements of one model agree within this relative difference (idle machine)."""
 
@@ -110,13 +113,14 @@ def measure_side_by_side(
 ) -> list[tuple[InferenceFigures, ...]]:
     """Measure every subject at every batch size in ``repeats`` interleaved rounds: each
     round gives each (subject, batch size) one window, so slow drifts in the machine's
-    load fall on every model alike. Phases are named ``<label> b<batch> #<round>``.
-    Returns each subject's figures, smallest batch first."""
+    load fall on every model alike, and round ``r`` starts at subject ``r`` (rotated).
+    Phases are named ``<label> b<batch> #<round>``. Returns each subject's figures,
+    smallest batch first."""
     sizes = check_batch_sizes(batch_sizes)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ConfigError(f"repeats must be an integer ≥ 1, not {repeats!r}")
-    if not (isinstance(window_s, int | float) and window_s > 0):
-        raise ConfigError(f"window_s must be positive, not {window_s!r}")
+    if not (isinstance(window_s, int | float) and 0 < window_s <= MAX_WINDOW_S):
+        raise ConfigError(f"window_s must lie in (0, {MAX_WINDOW_S:g}] seconds, not {window_s!r}")
     labels = [s.label for s in subjects]
     if len(set(labels)) != len(labels):
         raise ConfigError("the measured models need distinct labels")
@@ -131,9 +135,12 @@ def measure_side_by_side(
         with _context(subjects[key[0]], batch):
             for _ in range(WARMUP_PASSES):
                 subjects[key[0]].model(batch)
+    n = len(subjects)
     for r in range(repeats):
         for b in sizes:
-            for i, s in enumerate(subjects):
+            for k in range(n):  # each round starts one subject later: no fixed position
+                i = (k + r) % n
+                s = subjects[i]
                 batch = batches[i, b]
                 name = f"{s.label} b{b} #{r + 1}"
                 with _context(s, batch):

@@ -86,6 +86,8 @@ def expected_calibration_error(
             raise ConfigError("a probability row is empty")
         if not 0 <= int(label) < len(row):
             raise ConfigError(f"label {label} is outside the {len(row)} classes")
+        if not all(math.isfinite(p) for p in row):
+            raise ConfigError(f"probabilities must be finite numbers in 0..1, got {list(row)!r}")
         conf = max(row)
         if not (0.0 <= conf <= 1.0 + 1e-6) or any(p < -1e-6 for p in row):
             raise ConfigError(f"probabilities must lie in 0..1, got {conf!r}")

@@ -105,20 +105,40 @@ class Settings:
     precision: str | None = None
 
     def __post_init__(self) -> None:
+        def number(name: str, value: Any) -> float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name} must be a number, not {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be finite, not {value!r}")
+            return float(value)
+
         for name in ("prune_amount", "channel_amount", "subset_fraction"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 < value < 1):
-                raise ConfigError(f"{name} must lie strictly between 0 and 1, not {value!r}")
-        if not (0 < self.finetune_fraction <= 4):
+            if not 0 < number(name, getattr(self, name)) < 1:
+                raise ConfigError(
+                    f"{name} must lie strictly between 0 and 1, not {getattr(self, name)!r}"
+                )
+        if not 0 < number("finetune_fraction", self.finetune_fraction) <= 4:
             raise ConfigError(
                 f"finetune_fraction must lie in (0, 4], not {self.finetune_fraction!r}"
             )
-        if not (0 <= self.alpha <= 1) or not self.temperature > 0:
-            raise ConfigError("distillation needs 0 ≤ alpha ≤ 1 and a positive temperature")
+        if not 0 <= number("alpha", self.alpha) <= 1:
+            raise ConfigError(f"alpha must lie in 0..1, not {self.alpha!r}")
+        if not number("temperature", self.temperature) > 0:
+            raise ConfigError(f"temperature must be positive, not {self.temperature!r}")
+        if number("near_duplicate", self.near_duplicate) < 0:
+            raise ConfigError(f"near_duplicate must be ≥ 0, not {self.near_duplicate!r}")
+        for name, low in (("calibration_batches", 1), ("near_duplicate_max", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer ≥ {low}, not {value!r}")
         if self.precision not in (None, "bfloat16", "float16"):
             raise ConfigError(f"precision must be bfloat16 or float16, not {self.precision!r}")
-        if not self.batch_factors or any(f <= 0 for f in self.batch_factors):
-            raise ConfigError("batch_factors must be positive multiples")
+        factors = self.batch_factors
+        if not isinstance(factors, tuple | list) or not factors:
+            raise ConfigError(f"batch_factors must be a non-empty tuple, not {factors!r}")
+        for f in factors:
+            if number("a batch factor", f) <= 0:
+                raise ConfigError(f"batch factors must be positive, not {f!r}")
 
 
 @dataclass

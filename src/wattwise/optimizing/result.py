@@ -205,6 +205,10 @@ class OptimizeResult:
         store: where the runs were saved.
         notes: statements about the study (a recipe that found nothing to do).
         inference_run_id: the run holding every variant's inference windows.
+        noise: batch size → the measurement's noise floor: the relative difference
+            between the baseline and an identical copy of it measured alongside
+            (|a − b| / mean of the medians). A variant must beat the baseline by more than
+            this to be recommended for its inference energy.
     """
 
     name: str
@@ -216,6 +220,7 @@ class OptimizeResult:
     store: str = "memory"
     notes: tuple[str, ...] = ()
     inference_run_id: str | None = None
+    noise: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def baseline(self) -> Variant:
@@ -261,9 +266,14 @@ class OptimizeResult:
         if rec is None:
             return f"No variant scored within {points} of the baseline's accuracy."
         if rec is base:
+            beyond = ""
+            if self.objective == "inference" and self.baseline.large is not None:
+                floor = self.noise.get(self.baseline.large.batch_size)
+                if floor:
+                    beyond = f" by more than the measurement noise ({floor:.0%})"
             return (
-                f"Keep the baseline: no variant used less {self.objective} energy within "
-                f"{points} of its accuracy."
+                f"Keep the baseline: no variant used less {self.objective} energy{beyond} "
+                f"within {points} of its accuracy."
             )
         ratio = self.ratio(rec, self.objective)
         what = (
@@ -293,6 +303,7 @@ class OptimizeResult:
             "method": self.method,
             "notes": list(self.notes),
             "inference_run_id": self.inference_run_id,
+            "noise": {str(k): v for k, v in self.noise.items()},
             "variants": [v.to_dict() for v in self.variants],
             "recommended": self.recommended.name if self.recommended is not None else None,
             "verdict": self.verdict(),
@@ -309,9 +320,13 @@ def choose(
     store: str = "memory",
     notes: Sequence[str] = (),
     inference_run_id: str | None = None,
+    noise: Mapping[int, float] | None = None,
 ) -> OptimizeResult:
     """Mark the two Pareto fronts and pick the least-``objective``-energy variant whose
-    accuracy is at least the baseline's (``variants[0]``) minus ``tolerance``."""
+    accuracy is at least the baseline's (``variants[0]``) minus ``tolerance``; for the
+    inference objective a variant must also use less than ``1 − noise`` of the
+    baseline's energy at the largest batch (the noise floor, see :class:`OptimizeResult`)."""
+    noise = dict(noise or {})
     from wattwise.report.compare import pareto_front
 
     good = [i for i, v in enumerate(variants) if v.ok]
@@ -335,7 +350,14 @@ def choose(
     base = final[0] if final else None
     if base is not None and base.ok and base.accuracy is not None:
         floor = base.accuracy - tolerance - 1e-9
-        within = [v for v in final if v.ok and (v.accuracy or 0.0) >= floor]
+        limit = math.inf
+        if objective == "inference" and base.large is not None:
+            limit = base.energy(objective) * (1.0 - noise.get(base.large.batch_size, 0.0))
+        within = [
+            v
+            for v in final
+            if v.ok and (v.accuracy or 0.0) >= floor and (v is base or v.energy(objective) < limit)
+        ]
         recommended = min(
             within, key=lambda v: (v.energy(objective), -(v.accuracy or 0.0), v is not base)
         )
@@ -349,6 +371,7 @@ def choose(
         store=store,
         notes=tuple(notes),
         inference_run_id=inference_run_id,
+        noise=noise,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from wattwise.optimizing.result import InferenceFigures, Objective, OptimizeResult, Variant
 
-__all__ = ["html_optimize", "print_result"]
+__all__ = ["html_optimize", "noise_text", "print_result"]
 
 
 # -- shared figures ------------------------------------------------------------------------
@@ -170,6 +170,10 @@ def print_result(result: OptimizeResult, console: Any) -> None:
         f"energy · tolerance {_tolerance(result)} · energy {rich_escape(result.method)} · "
         f"store {rich_escape(result.store)}"
     )
+    if result.noise:
+        console.print(rich_escape(noise_text(result)), soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {rich_escape(note)}", soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0, 0, 1))
     table.add_column("variant", min_width=13, max_width=20, overflow="fold")
     for header in ("\nacc\n%", "\nΔacc\npt", "\n\nECE", "noise\nacc\n%", "train\nown\n(total)"):
@@ -427,6 +431,19 @@ def _notes(result: OptimizeResult) -> str:
     return "<h2>Notes</h2>" + "".join(parts) if parts else ""
 
 
+def noise_text(result: OptimizeResult) -> str:
+    """One line on the noise floor: the baseline against its identical copy."""
+    parts = [
+        f"{share:.0%} at batch {size}"
+        for size, share in sorted(result.noise.items(), key=lambda kv: -kv[0])
+    ]
+    return (
+        "noise floor: the baseline and an identical copy measured alongside differ by "
+        + ", ".join(parts)
+        + "; smaller differences between variants are not evidence"
+    )
+
+
 def _methods(result: OptimizeResult) -> str:
     from wattwise.optimizing.metrics import ECE_BINS
 
@@ -462,7 +479,10 @@ def html_optimize(result: OptimizeResult, *, generated_at: datetime | None = Non
         f"{_h(result.objective)} energy · tolerance {_h(_tolerance(result))} of the "
         f"baseline's accuracy · energy {_badge(result.method)} · store "
         f"<code>{_h(result.store)}</code></p>"
-        f'<p class="verdict"><strong>{star}{_h(result.verdict())}</strong></p></header>'
+        f'<p class="verdict"><strong>{star}{_h(result.verdict())}</strong></p>'
+        + (f'<p class="note">{_h(noise_text(result))}</p>' if result.noise else "")
+        + "".join(f'<p class="note">{_h(n)}</p>' for n in result.notes)
+        + "</header>"
         f"<h2>Variants</h2>{_variants_table(result)}"
         f'<p class="note legend-text">{_h(_html_legend(result))}</p>'
         f'<h2>Accuracy against energy</h2><div class="charts">{"".join(charts)}</div>'

@@ -5,8 +5,10 @@
 weakest ``amount``; :func:`shrink` then rebuilds the layer with only the kept channels,
 and cuts the matching inputs of what follows: the next convolution's input channels, a
 ``BatchNorm2d``/``BatchNorm1d``'s statistics, or, through a ``Flatten``, the next linear
-layer's input features (channel-major, ``C×H×W``). The last weighted layer (the
-classifier) keeps its outputs. The result is a smaller dense model: fewer parameters,
+layer's input features (channel-major, ``C×H×W``). Layers are cut in order, so a later
+layer's channels are ranked by the weights left after its inputs were cut (what the
+smaller network will use), and each layer keeps at least one channel. The last weighted
+layer (the classifier) keeps its outputs. The result is a smaller dense model: fewer parameters,
 fewer FLOPs, faster dense kernels, unlike unstructured (masked) sparsity.
 
 Supported: an ``nn.Sequential`` of ``Conv2d`` (``groups=1``), ``Linear``,
@@ -34,14 +36,19 @@ PASS_THROUGH = (
 
 
 def _kept(layer: Any, amount: float) -> Any:
-    """Indices of the output channels ``ln_structured`` keeps (sorted)."""
+    """Indices of the output channels ``ln_structured`` keeps (sorted); at least one is
+    always kept."""
     import torch
     from torch.nn.utils import prune as _prune
 
     prune: Any = _prune
     probe = copy.deepcopy(layer)
-    prune.ln_structured(probe, "weight", amount=amount, n=1, dim=0)
-    mask = probe.weight_mask.reshape(probe.weight_mask.shape[0], -1).sum(1) > 0
+    channels = int(probe.weight.shape[0])
+    count = min(channels - 1, round(amount * channels))
+    if count <= 0:
+        return torch.arange(channels)
+    prune.ln_structured(probe, "weight", amount=count, n=1, dim=0)
+    mask = probe.weight_mask.reshape(channels, -1).sum(1) > 0
     return torch.nonzero(mask).flatten()
 
 

@@ -10,7 +10,8 @@ Each variant gets tracked runs in the store, all tagged ``optimize=<name>``,
   and ``noise_accuracy`` as metrics.
 
 Once every recipe has built its models, one more run (stage ``inference``) measures all
-of them side by side in interleaved rounds
+of them, and an identical copy of the baseline as an A/A control (its difference from the
+baseline is the study's noise floor), side by side in interleaved rounds
 (:func:`wattwise.optimizing.measure.measure_side_by_side`), one phase per window named
 ``<variant> b<batch> #<round>``. Every model is therefore kept in memory until the end:
 fine for the small models this is meant for; measure large ones a few recipes at a time.
@@ -19,6 +20,7 @@ Scores are computed on the held-out set; quantized models run on the CPU.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BATCH_SIZES", "optimize"]
 
 DEFAULT_BATCH_SIZES = (1, 256)
+CONTROL = "baseline (A/A control)"
+"""The label of the baseline's copy measured beside every variant: its difference from
+the baseline is the noise floor."""
 """Inference batch sizes: one sample (latency) and a large batch (throughput)."""
 
 
@@ -123,6 +128,10 @@ def optimize(
     if not isinstance(study, str) or not study.strip():
         raise ConfigError("an optimize study needs a non-empty name")
     settings = settings or Settings()
+    if noise_std is not None and (
+        isinstance(noise_std, bool) or not isinstance(noise_std, int | float)
+    ):
+        raise ConfigError(f"noise_std must be a number, not {noise_std!r}")
     noise = default_noise_std(task.x_test) if noise_std is None else float(noise_std)
     if not math.isfinite(noise) or noise < 0:
         raise ConfigError(f"noise_std must be a finite number ≥ 0, not {noise_std!r}")
@@ -185,6 +194,7 @@ def optimize(
     notes: list[str] = []
     inference_run: str | None = None
     figures: list[tuple[InferenceFigures, ...]] = []
+    noise_floor: dict[int, float] = {}
     try:
         try:
             _warm_up(task)
@@ -241,6 +251,9 @@ def optimize(
             )
             for b, _, _ in done
         ]
+        # an A/A control: the baseline's identical copy, measured like every variant
+        control = copy.deepcopy(base_model)
+        subjects.append(Subject(CONTROL, control, subjects[0].x, None))
         with bench:
             figures = measure_side_by_side(
                 subjects,
@@ -256,6 +269,11 @@ def optimize(
             )
         inference_run = bench.result.id
         inference_method = bench.result.footprint.method
+        control_figures = figures.pop()
+        noise_floor = {
+            a.batch_size: _relative_difference(a.energy_per_1000_j, c.energy_per_1000_j)
+            for a, c in zip(figures[0], control_figures, strict=True)
+        }
     finally:
         where = "memory"
         owner = next((t for t in trackers if t.store is not None), None)
@@ -267,7 +285,7 @@ def optimize(
     ]
     for position, variant in reversed(failed):
         variants.insert(position, variant)
-    variants = [_with_comparisons(v, variants) for v in variants]
+    variants = [_with_comparisons(v, variants, noise_floor) for v in variants]
     return choose(
         study,
         variants,
@@ -277,6 +295,7 @@ def optimize(
         store=where,
         notes=notes,
         inference_run_id=inference_run,
+        noise=noise_floor,
     )
 
 
@@ -326,7 +345,8 @@ def _warm_up(task: OptimizeTask) -> None:
     x = task.x_train[: task.batch_size].to(device)
     y = task.y_train[: task.batch_size].to(device)
     model.train()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
+    loss: Any = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
 
 
 def _fresh(task: OptimizeTask) -> Any:
@@ -375,7 +395,14 @@ def _ratio(a: float, b: float) -> str:
     return f"×{a / b:.2f}"
 
 
-def _with_comparisons(v: Variant, all_variants: Sequence[Variant]) -> Variant:
+def _relative_difference(a: float, b: float) -> float:
+    mean = (a + b) / 2
+    return abs(a - b) / mean if mean > 0 else 0.0
+
+
+def _with_comparisons(
+    v: Variant, all_variants: Sequence[Variant], noise: Mapping[int, float]
+) -> Variant:
     """Add the measured statements that compare ``v`` with the baseline (and, for a
     distilled student, with the same student from scratch)."""
     from dataclasses import replace
@@ -389,13 +416,22 @@ def _with_comparisons(v: Variant, all_variants: Sequence[Variant]) -> Variant:
     assert bl is not None and vl is not None and bs is not None and vs is not None
     if v.recipe == "prune":
         r = vl.energy_per_1000_j / bl.energy_per_1000_j if bl.energy_per_1000_j > 0 else math.nan
-        speed = "no faster than" if r > 0.85 else "faster than"
+        floor = noise.get(vl.batch_size, 0.0)
+        if abs(1.0 - r) <= floor:
+            verdict = (
+                f"within the measurement noise ({floor:.0%}, the baseline against its own "
+                "copy): dense kernels multiply the zeros too, so unstructured sparsity does "
+                "not make this model faster"
+            )
+        elif r < 1.0:
+            verdict = f"beyond the measurement noise ({floor:.0%}): faster here"
+        else:
+            verdict = f"beyond the measurement noise ({floor:.0%}): slower here"
         notes.append(
-            f"{v.sparsity:.0%} of the weights are zero, yet inference used "
+            f"{v.sparsity:.0%} of the parameters are zero; inference used "
             f"{_ratio(vl.energy_per_1000_j, bl.energy_per_1000_j)} the baseline's energy at "
             f"batch {vl.batch_size} and {_ratio(vs.latency_ms, bs.latency_ms)} its latency at "
-            f"batch {vs.batch_size}: dense kernels multiply the zeros too, so unstructured "
-            f"sparsity is {speed} the dense model here; the file is "
+            f"batch {vs.batch_size}, {verdict}; the file is "
             f"{_ratio(v.size_bytes, base.size_bytes)} the size (zeros are stored)"
         )
     if v.recipe in ("quantize-dynamic", "quantize-static", "qat", "channels"):
@@ -403,7 +439,8 @@ def _with_comparisons(v: Variant, all_variants: Sequence[Variant]) -> Variant:
             f"size {_ratio(v.size_bytes, base.size_bytes)}, inference energy "
             f"{_ratio(vl.energy_per_1000_j, bl.energy_per_1000_j)} at batch {vl.batch_size} "
             f"and {_ratio(vs.energy_per_1000_j, bs.energy_per_1000_j)} at batch "
-            f"{vs.batch_size} of the baseline's"
+            f"{vs.batch_size} of the baseline's (noise floor "
+            f"{noise.get(vl.batch_size, 0.0):.0%} and {noise.get(vs.batch_size, 0.0):.0%})"
         )
     if v.recipe in ("mixed-precision", "dedupe", "subset", "transfer", "batch-size") or (
         v.recipe == "distill"
