@@ -114,8 +114,8 @@ def measure_side_by_side(
     """Measure every subject at every batch size in ``repeats`` interleaved rounds: each
     round gives each (subject, batch size) one window, so slow drifts in the machine's
     load fall on every model alike, and round ``r`` starts at subject ``r`` (rotated).
-    Phases are named ``<label> b<batch> #<round>``. Returns each subject's figures,
-    smallest batch first."""
+    Phases are named ``<label> b<batch> #<round>`` and carry the metrics ``samples``,
+    ``batch_size`` and ``round``. Returns each subject's figures, smallest batch first."""
     sizes = check_batch_sizes(batch_sizes)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ConfigError(f"repeats must be an integer ≥ 1, not {repeats!r}")
@@ -144,7 +144,7 @@ def measure_side_by_side(
                 batch = batches[i, b]
                 name = f"{s.label} b{b} #{r + 1}"
                 with _context(s, batch):
-                    run.begin_phase(name, kind="inference")
+                    handle = run.begin_phase(name, kind="inference")
                     passes = 0
                     t0 = time.perf_counter()
                     while True:
@@ -153,6 +153,7 @@ def measure_side_by_side(
                         elapsed = time.perf_counter() - t0
                         if elapsed >= window_s:
                             break
+                    handle.log(samples=passes * b, batch_size=b, round=r + 1)
                     record = run.end_phase(name)
                 assert record is not None
                 footprint = record.process if scope == "process" else record.machine

@@ -205,10 +205,11 @@ class OptimizeResult:
         store: where the runs were saved.
         notes: statements about the study (a recipe that found nothing to do).
         inference_run_id: the run holding every variant's inference windows.
-        noise: batch size → the measurement's noise floor: the relative difference
-            between the baseline and an identical copy of it measured alongside
-            (|a − b| / mean of the medians). A variant must beat the baseline by more than
-            this to be recommended for its inference energy.
+        noise: batch size → the measurement's noise floor: the larger of the relative
+            difference between the baseline and an identical copy measured alongside
+            (|a − b| / mean of the medians) and half the relative min–max range of either
+            one's windows. A variant must beat the baseline by more than this to be
+            recommended for its inference energy.
     """
 
     name: str

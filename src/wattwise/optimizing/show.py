@@ -438,7 +438,8 @@ def noise_text(result: OptimizeResult) -> str:
         for size, share in sorted(result.noise.items(), key=lambda kv: -kv[0])
     ]
     return (
-        "noise floor: the baseline and an identical copy measured alongside differ by "
+        "noise floor (the baseline against an identical copy measured alongside, and "
+        "the spread of their windows): "
         + ", ".join(parts)
         + "; smaller differences between variants are not evidence"
     )

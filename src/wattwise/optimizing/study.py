@@ -10,8 +10,9 @@ Each variant gets tracked runs in the store, all tagged ``optimize=<name>``,
   and ``noise_accuracy`` as metrics.
 
 Once every recipe has built its models, one more run (stage ``inference``) measures all
-of them, and an identical copy of the baseline as an A/A control (its difference from the
-baseline is the study's noise floor), side by side in interleaved rounds
+of them, and an identical copy of the baseline as an A/A control, side by side in
+interleaved rounds; the study's noise floor per batch size is the larger of the two
+copies' difference and half the relative range of either one's windows
 (:func:`wattwise.optimizing.measure.measure_side_by_side`), one phase per window named
 ``<variant> b<batch> #<round>``. Every model is therefore kept in memory until the end:
 fine for the small models this is meant for; measure large ones a few recipes at a time.
@@ -271,8 +272,7 @@ def optimize(
         inference_method = bench.result.footprint.method
         control_figures = figures.pop()
         noise_floor = {
-            a.batch_size: _relative_difference(a.energy_per_1000_j, c.energy_per_1000_j)
-            for a, c in zip(figures[0], control_figures, strict=True)
+            a.batch_size: _noise(a, c) for a, c in zip(figures[0], control_figures, strict=True)
         }
     finally:
         where = "memory"
@@ -395,9 +395,15 @@ def _ratio(a: float, b: float) -> str:
     return f"×{a / b:.2f}"
 
 
-def _relative_difference(a: float, b: float) -> float:
-    mean = (a + b) / 2
-    return abs(a - b) / mean if mean > 0 else 0.0
+def _noise(base: InferenceFigures, control: InferenceFigures) -> float:
+    """The noise floor at one batch size: the larger of the relative difference between
+    the baseline's and its identical copy's medians, and half the relative range of
+    either one's windows (what one window can move by)."""
+    mean = (base.energy_per_1000_j + control.energy_per_1000_j) / 2
+    if mean <= 0:
+        return 0.0
+    between = abs(base.energy_per_1000_j - control.energy_per_1000_j) / mean
+    return max(between, base.spread / 2, control.spread / 2)
 
 
 def _with_comparisons(
