@@ -577,7 +577,11 @@ def transfer(ctx: Context) -> list[Built]:
     head = linears[-1]
     for p in model.parameters():
         p.requires_grad_(False)
-    head.reset_parameters()
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # the same new head on every run
+        torch.manual_seed(3)
+        head.reset_parameters()
     for p in head.parameters():
         p.requires_grad_(True)
     trainable = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)

@@ -425,9 +425,8 @@ def _with_comparisons(
         floor = noise.get(vl.batch_size, 0.0)
         if abs(1.0 - r) <= floor:
             verdict = (
-                f"within the measurement noise ({floor:.0%}, the baseline against its own "
-                "copy): dense kernels multiply the zeros too, so unstructured sparsity does "
-                "not make this model faster"
+                f"within the measurement noise ({floor:.0%}): dense kernels multiply the "
+                "zeros too, so unstructured sparsity does not make this model faster"
             )
         elif r < 1.0:
             verdict = f"beyond the measurement noise ({floor:.0%}): faster here"
