@@ -335,9 +335,10 @@ def _variant(
 
 
 def _warm_up(task: OptimizeTask) -> None:
-    """One untracked forward and backward pass of a throwaway model on one batch, so the
-    baseline's run does not carry PyTorch's one-time start-up work (kernel selection,
-    allocator growth) that every later variant is spared."""
+    """One untracked forward pass, backward pass and Adam step of a throwaway model on
+    one batch, so the baseline's run does not carry PyTorch's one-time start-up work
+    (the optimizer's first step sets up ``torch._dynamo``, seconds of CPU; kernel
+    selection; allocator growth) that every later variant is spared."""
     import torch
 
     model = _fresh(task)
@@ -345,8 +346,10 @@ def _warm_up(task: OptimizeTask) -> None:
     x = task.x_train[: task.batch_size].to(device)
     y = task.y_train[: task.batch_size].to(device)
     model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=task.lr)
     loss: Any = torch.nn.functional.cross_entropy(model(x), y)
     loss.backward()
+    opt.step()  # the first optimizer step imports and sets up torch._dynamo (seconds)
 
 
 def _fresh(task: OptimizeTask) -> Any:
