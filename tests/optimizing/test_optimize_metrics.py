@@ -274,8 +274,10 @@ def test_default_noise_std_is_half_the_inputs_std() -> None:
     assert NOISE_FRACTION == 0.5
     x = torch.tensor([1.0, 3.0])  # sample std (n − 1) = √2
     assert default_noise_std(x) == pytest.approx(0.5 * math.sqrt(2.0))
-    ints = torch.tensor([[0, 2], [4, 6]])  # integer inputs: taken as floats, std = √(20/3)
-    assert default_noise_std(ints) == pytest.approx(0.5 * math.sqrt(20 / 3))
+    ints = torch.tensor([[0, 2], [4, 6]])  # integer inputs (token ids) get no noise
+    assert default_noise_std(ints) == 0.0
+    with pytest.raises(ConfigError, match="floating-point"):
+        add_noise(ints, 0.5)
 
 
 # -- scores on a hand-built model ---------------------------------------------------------

@@ -157,7 +157,8 @@ def test_each_eval_run_holds_a_score_phase_with_the_variants_scores(study: Study
         run = study.runs[v.eval_run_id]
         [phase] = run.phases
         assert (phase.name, phase.kind) == ("score", "score")
-        assert set(phase.metrics) == {"accuracy", "ece", "noise_accuracy"}
+        assert set(phase.metrics) == {"accuracy", "ece", "noise_accuracy", "diverged"}
+        assert phase.metrics["diverged"] == 0
         assert phase.metrics["accuracy"] == pytest.approx(v.accuracy)
         assert phase.metrics["ece"] == pytest.approx(v.ece)
         assert phase.metrics["noise_accuracy"] == pytest.approx(v.noise_accuracy)

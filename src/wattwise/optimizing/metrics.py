@@ -9,10 +9,13 @@ on hand-made cases without torch; :func:`scores` runs a model and calls them.
   (the top softmax probability; bin ``k`` holds confidences in ``(k/B, (k+1)/B]``, a
   confidence of exactly 0 goes to the first bin), and ECE = Σ_k (n_k / n) ·
   |accuracy_k − mean confidence_k|. 0 is perfectly calibrated; 15 bins as in that paper.
+* **Diverged outputs**: a sample whose outputs are not all finite counts as a wrong
+  prediction, and as a uniform probability row (confidence 1/classes) in the ECE.
 * **Noise corruption**: Gaussian noise of standard deviation ``noise_std`` (in the inputs'
   own units) added to every held-out input, drawn from a generator seeded with ``seed``
   so every variant sees the same corrupted set. :func:`default_noise_std` sets it to
-  half the held-out inputs' standard deviation (0.5 σ_x).
+  half the held-out inputs' standard deviation (0.5 σ_x). Inputs that are not floating
+  point (token ids) get no noise score.
 """
 
 from __future__ import annotations
@@ -44,11 +47,18 @@ NOISE_FRACTION = 0.5
 
 @dataclass(frozen=True)
 class Scores:
-    """A model's quality on the held-out set (all 0..1)."""
+    """A model's quality on the held-out set (all 0..1).
+
+    ``noise_accuracy`` is None for inputs that are not floating point (token ids): no
+    Gaussian noise is defined for them. ``diverged`` counts held-out samples whose
+    outputs were not finite: they count as wrong, with a uniform (no-confidence)
+    probability row in the ECE.
+    """
 
     accuracy: float
     ece: float
-    noise_accuracy: float
+    noise_accuracy: float | None
+    diverged: int = 0
 
 
 def softmax(logits: Sequence[float]) -> list[float]:
@@ -100,7 +110,10 @@ def expected_calibration_error(
 
 
 def default_noise_std(x: Any) -> float:
-    """:data:`NOISE_FRACTION` × the standard deviation of the inputs ``x`` (a tensor)."""
+    """:data:`NOISE_FRACTION` × the standard deviation of the inputs ``x`` (a tensor);
+    0 for inputs that are not floating point (they get no noise score)."""
+    if not x.is_floating_point():
+        return 0.0
     return NOISE_FRACTION * float(x.float().std())
 
 
@@ -111,9 +124,11 @@ def add_noise(x: Any, noise_std: float, *, seed: int = 0) -> Any:
 
     if not math.isfinite(noise_std) or noise_std < 0:
         raise ConfigError(f"noise_std must be a finite number ≥ 0, not {noise_std!r}")
-    generator = torch.Generator().manual_seed(seed)
+    if not x.is_floating_point():
+        raise ConfigError(f"noise can only be added to floating-point inputs, not {str(x.dtype)!r}")
+    generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same everywhere
     noise = torch.randn(x.shape, generator=generator, dtype=torch.float32)
-    return x + (noise * noise_std).to(x.dtype)
+    return x + (noise * noise_std).to(device=x.device, dtype=x.dtype)
 
 
 def scores(
@@ -130,15 +145,19 @@ def scores(
     corrupted, and score it. ``autocast`` (``"bfloat16"``/``"float16"``) runs the forward
     passes under ``torch.autocast`` on the inputs' device, as the variant was trained."""
     clean = predict_logits(model, x, batch_size=batch_size, autocast=autocast)
-    noisy = predict_logits(
-        model, add_noise(x, noise_std, seed=seed), batch_size=batch_size, autocast=autocast
-    )
     labels = [int(v) for v in y.tolist()]
-    probs = [softmax(row) for row in clean]
+    noise_acc: float | None = None
+    if x.is_floating_point():
+        noisy = predict_logits(
+            model, add_noise(x, noise_std, seed=seed), batch_size=batch_size, autocast=autocast
+        )
+        noise_acc = accuracy([_predicted(r) for r in noisy], labels)
+    probs = [_probabilities(row) for row in clean]
     return Scores(
-        accuracy=accuracy([_argmax(r) for r in clean], labels),
+        accuracy=accuracy([_predicted(r) for r in clean], labels),
         ece=expected_calibration_error(probs, labels),
-        noise_accuracy=accuracy([_argmax(r) for r in noisy], labels),
+        noise_accuracy=noise_acc,
+        diverged=sum(1 for row in clean if not _finite(row)),
     )
 
 
@@ -165,8 +184,22 @@ def predict_logits(
     return rows
 
 
-def _argmax(row: Sequence[float]) -> int:
+def _finite(row: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in row)
+
+
+def _predicted(row: Sequence[float]) -> int:
+    """The top class; -1 (never a label: always wrong) for a non-finite row."""
+    if not _finite(row):
+        return -1
     return max(range(len(row)), key=lambda i: row[i])
+
+
+def _probabilities(row: Sequence[float]) -> list[float]:
+    """Softmax, or a uniform row (no confidence) when the outputs are not finite."""
+    if not _finite(row):
+        return [1.0 / len(row)] * len(row)
+    return softmax(row)
 
 
 def _same_length(a: Sequence[Any], b: Sequence[Any]) -> None:

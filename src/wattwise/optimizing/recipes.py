@@ -39,9 +39,10 @@ asks for, so the recipes silence that one warning while they call it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -296,14 +297,20 @@ def batch_size(ctx: Context) -> list[Built]:
         best = max(tried[1:], key=lambda t: t[2])
         notes.append("no other batch size kept the accuracy within the tolerance")
     search_j = sum(t[4].energy_j for t in tried[1:] if t is not best)
+    rule = (
+        "the most samples per joule within the tolerance"
+        if candidates
+        else "no candidate within the tolerance: the most accurate"
+    )
     return [
         Built(
             name=f"batch {best[0]}",
             recipe="batch-size",
             model=best[3],
             description=(
-                f"the batch size with the most samples per joule within the tolerance, "
-                f"of {task.batch_size} (baseline) and {', '.join(map(str, sizes))}"
+                f"batch size chosen by {rule}, of {task.batch_size} (baseline) and "
+                f"{', '.join(map(str, sizes))} (chosen on the held-out set, so its accuracy "
+                "is optimistic)"
             ),
             runs=[best[4]],
             prerequisite_j=search_j,
@@ -500,7 +507,15 @@ def _student_factory(ctx: Context) -> tuple[Callable[[], Any], str]:
         return ctx.task.make_student, "the task's student"
 
     def half() -> Any:
-        model = shrink(ctx.task.make_model(), 0.5)
+        made = ctx.task.make_model()
+        from torch import nn
+
+        if not isinstance(made, nn.Sequential):
+            raise ConfigError(
+                "the default student (half the channels) needs an nn.Sequential model; "
+                "give the task a make_student"
+            )
+        model = shrink(made, 0.5)
         for m in model.modules():
             reset = getattr(m, "reset_parameters", None)
             if callable(reset):
@@ -570,23 +585,26 @@ def transfer(ctx: Context) -> list[Built]:
         origin = task.pretrained_note or "a source model trained for it"
     else:
         source, prereq, origin = ctx.baseline, ctx.baseline_j, "the trained baseline"
-    model = copy.deepcopy(source).to(_device(ctx.baseline))
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ConfigError("transfer learning needs a last Linear layer to retrain as the head")
-    head = linears[-1]
-    for p in model.parameters():
-        p.requires_grad_(False)
     import torch
 
+    device = _device(ctx.baseline)
+    model = copy.deepcopy(source).to(device)
+    named = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not named:
+        raise ConfigError("transfer learning needs a last Linear layer to retrain as the head")
+    head_name, old_head = named[-1]
+    classes = [m for m in ctx.baseline.modules() if isinstance(m, nn.Linear)][-1].out_features
+    for p in model.parameters():
+        p.requires_grad_(False)
     with torch.random.fork_rng(devices=[]):  # the same new head on every run
         torch.manual_seed(3)
-        head.reset_parameters()
-    for p in head.parameters():
-        p.requires_grad_(True)
+        head = nn.Linear(old_head.in_features, classes, old_head.bias is not None).to(device)
+    parent_name, _, attr = head_name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, attr, head)
     trainable = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
     total = sum(int(p.numel()) for p in model.parameters())
-    run = ctx.train(model, ctx.task.spec(), "transfer head", "transfer")
+    with _frozen_norms(model):  # a frozen backbone keeps its normalisation statistics
+        run = ctx.train(model, ctx.task.spec(), "transfer head", "transfer")
     for p in model.parameters():
         p.requires_grad_(True)
     return [
@@ -595,14 +613,44 @@ def transfer(ctx: Context) -> list[Built]:
             recipe="transfer",
             model=model,
             description=(
-                f"backbone from {origin} frozen, last Linear re-initialised and trained "
-                f"({trainable:,} of {total:,} parameters), against the baseline from scratch"
+                f"backbone from {origin} frozen (normalisation statistics included), a new "
+                f"last Linear to {classes} classes trained ({trainable:,} of {total:,} "
+                "parameters), against the baseline from scratch"
             ),
             runs=[run],
             prerequisite_j=prereq,
             facts={"trainable": f"{trainable:,} of {total:,}"},
         )
     ]
+
+
+@contextlib.contextmanager
+def _frozen_norms(model: Any) -> Iterator[None]:
+    """Keep every normalisation layer whose parameters are all frozen in eval mode while
+    the model trains (``model.train()`` would otherwise update its running statistics)."""
+    from torch import nn
+
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        and not any(p.requires_grad for p in m.parameters())
+    ]
+
+    def stay_eval(module: Any) -> Callable[..., Any]:
+        def train(mode: bool = True) -> Any:
+            return nn.Module.train(module, False)
+
+        return train
+
+    for m in norms:
+        m.train = stay_eval(m)  # type: ignore[method-assign]
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in norms:
+            del m.train
 
 
 def duplicates(x: Any, y: Any, *, near: float, near_max: int) -> tuple[list[int], int, int]:

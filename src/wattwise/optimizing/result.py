@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 __all__ = [
     "OBJECTIVES",
+    "TRAINING_MARGIN",
     "InferenceFigures",
     "Objective",
     "OptimizeResult",
@@ -27,6 +28,10 @@ __all__ = [
 
 Objective = Literal["inference", "training"]
 OBJECTIVES: tuple[Objective, ...] = ("inference", "training")
+TRAINING_MARGIN = 0.10
+"""For the training objective a variant must use this much less total training energy
+than the baseline to replace it: trainings of one configuration repeat within a few
+percent on an idle machine, and a tie is not a saving."""
 
 
 @dataclass(frozen=True)
@@ -267,21 +272,27 @@ class OptimizeResult:
         if rec is None:
             return f"No variant scored within {points} of the baseline's accuracy."
         if rec is base:
-            beyond = ""
-            if self.objective == "inference" and self.baseline.large is not None:
-                floor = self.noise.get(self.baseline.large.batch_size)
-                if floor:
-                    beyond = f" by more than the measurement noise ({floor:.0%})"
+            beyond = f" by more than {TRAINING_MARGIN:.0%}"
+            if self.objective == "inference":
+                floor = (
+                    self.noise.get(self.baseline.large.batch_size)
+                    if self.baseline.large is not None
+                    else None
+                )
+                beyond = f" by more than the measurement noise ({floor:.0%})" if floor else ""
             return (
                 f"Keep the baseline: no variant used less {self.objective} energy{beyond} "
                 f"within {points} of its accuracy."
             )
         ratio = self.ratio(rec, self.objective)
-        what = (
-            "inference energy per 1,000 samples"
-            if self.objective == "inference"
-            else "training energy (prerequisites included)"
-        )
+        if self.objective == "inference" and rec.large is not None:
+            what = f"inference energy per 1,000 samples at batch {rec.large.batch_size}"
+            small, ref = rec.single, base.single
+            if small is not None and ref is not None and small is not rec.large:
+                what += f" ({_compare(ref.energy_per_1000_j, small.energy_per_1000_j)} at "
+                what += f"batch {small.batch_size})"
+        else:
+            what = "training energy (prerequisites included)"
         parts = [
             f"Recommended: {rec.name} — {_times(ratio)} less {what} than the baseline",
             f"accuracy {_pt(rec.accuracy, base.accuracy)}",
@@ -326,7 +337,8 @@ def choose(
     """Mark the two Pareto fronts and pick the least-``objective``-energy variant whose
     accuracy is at least the baseline's (``variants[0]``) minus ``tolerance``; for the
     inference objective a variant must also use less than ``1 − noise`` of the
-    baseline's energy at the largest batch (the noise floor, see :class:`OptimizeResult`)."""
+    baseline's energy at the largest batch (the noise floor, see :class:`OptimizeResult`),
+    and for the training objective less than ``1 −`` :data:`TRAINING_MARGIN` of its total."""
     noise = dict(noise or {})
     from wattwise.report.compare import pareto_front
 
@@ -351,9 +363,11 @@ def choose(
     base = final[0] if final else None
     if base is not None and base.ok and base.accuracy is not None:
         floor = base.accuracy - tolerance - 1e-9
-        limit = math.inf
-        if objective == "inference" and base.large is not None:
-            limit = base.energy(objective) * (1.0 - noise.get(base.large.batch_size, 0.0))
+        if objective == "inference":
+            margin = noise.get(base.large.batch_size, 0.0) if base.large is not None else 0.0
+        else:
+            margin = TRAINING_MARGIN
+        limit = base.energy(objective) * (1.0 - margin)
         within = [
             v
             for v in final
@@ -374,6 +388,16 @@ def choose(
         inference_run_id=inference_run_id,
         noise=noise,
     )
+
+
+def _compare(base: float, mine: float) -> str:
+    """``1.3× less`` / ``1.4× more`` / ``the same`` for the variant's figure ``mine``."""
+    if base <= 0 or mine <= 0:
+        return "?"
+    r = base / mine
+    if abs(r - 1) < 0.005:
+        return "the same"
+    return f"{r:.1f}× less" if r > 1 else f"{1 / r:.1f}× more"
 
 
 def _times(ratio: float | None) -> str:

@@ -79,25 +79,24 @@ def shrink(model: Any, amount: float) -> Any:
             layer = layers[a]
             keep = _kept(layer, amount)
             layers[a] = _cut_out(layer, keep)
-            flatten = False
+            channels = int(layer.weight.shape[0])
+            nxt = layers[b]
+            per = nxt.in_features // channels if isinstance(nxt, nn.Linear) else 1
+            if isinstance(nxt, nn.Linear) and per * channels != nxt.in_features:
+                raise ConfigError(
+                    f"layer {b} has {nxt.in_features} inputs, not a multiple of the "
+                    f"{channels} channels before it"
+                )
+            # after a Flatten every channel is `per` features, channel-major
+            cols = (keep[:, None] * per + torch.arange(per, device=keep.device)[None, :]).flatten()
+            flat = False
             for j in range(a + 1, b):
                 mid = layers[j]
-                if isinstance(mid, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    layers[j] = _cut_norm(mid, keep)
-                elif isinstance(mid, nn.Flatten):
-                    flatten = True
-            nxt = layers[b]
-            if isinstance(nxt, nn.Linear):
-                per = nxt.in_features // int(layer.weight.shape[0])
-                if flatten and per * int(layer.weight.shape[0]) != nxt.in_features:
-                    raise ConfigError(
-                        f"layer {b} has {nxt.in_features} inputs, not a multiple of the "
-                        f"{layer.weight.shape[0]} channels before it"
-                    )
-                cols = (keep[:, None] * per + torch.arange(per)[None, :]).flatten()
-                layers[b] = _cut_in(nxt, cols)
-            else:
-                layers[b] = _cut_in(nxt, keep)
+                if isinstance(mid, nn.Flatten):
+                    flat = True
+                elif isinstance(mid, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    layers[j] = _cut_norm(mid, cols if flat else keep)
+            layers[b] = _cut_in(nxt, cols if isinstance(nxt, nn.Linear) else keep)
     return nn.Sequential(*layers)
 
 
@@ -140,6 +139,7 @@ def _cut_in(layer: Any, keep: Any) -> Any:
 
 def _cut_norm(norm: Any, keep: Any) -> Any:
     new = type(norm)(len(keep), norm.eps, norm.momentum, norm.affine, norm.track_running_stats)
+    new = new.to(keep.device)
     if norm.affine:
         new.weight.copy_(norm.weight[keep])
         new.bias.copy_(norm.bias[keep])

@@ -15,7 +15,7 @@ The model maps a batch of inputs to class logits; the held-out tensors score it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -190,14 +190,3 @@ def fit(model: Any, run: Tracker, spec: TrainSpec, task: OptimizeTask) -> None:
             total += float(loss.detach())
             batches += 1
         run.log(train_loss=total / max(batches, 1))
-
-
-@contextlib.contextmanager
-def evaluation(model: Any) -> Iterator[Any]:
-    """``model`` in eval mode, restoring its training flag after."""
-    was = bool(getattr(model, "training", False))
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was)
