@@ -341,6 +341,7 @@ def test_noise_accuracy_uses_the_seeded_corruption() -> None:
         expected = float((corrupted.argmax(1) == y).float().mean())
         assert noisy.accuracy == 1.0
         assert noisy.noise_accuracy == pytest.approx(expected)
+        assert noisy.noise_accuracy is not None
         assert noisy.noise_accuracy < 0.9  # σ = 1 against a 0.2 margin flips many
     assert scores(_identity_model(), x, y, noise_std=1.0, seed=5) != scores(
         _identity_model(), x, y, noise_std=1.0, seed=0
@@ -353,3 +354,69 @@ def test_scores_under_bfloat16_autocast() -> None:
     assert got.accuracy == 0.75
     # bfloat16 logits are rounded (8 bits of mantissa): the ECE only approximately
     assert got.ece == pytest.approx(HAND_ECE, abs=0.01)
+
+
+# -- diverged outputs and token inputs ---------------------------------------------------
+
+
+class _NanWhereFirstAbove(nn.Module):
+    """Logits = inputs, except rows whose first input exceeds 0.5: all NaN."""
+
+    def forward(self, x: Any) -> Any:
+        return torch.where((x[:, 0] > 0.5)[:, None], torch.full_like(x, math.nan), x)
+
+
+def test_diverged_rows_count_as_wrong_and_as_uniform_rows_in_the_ece() -> None:
+    x = torch.tensor([[0.0, L3], [0.0, L9], [L3, 0.0], [L9, 0.0], [0.4, 0.0]])
+    y = torch.tensor([1, 0, 0, 1, 0])
+    got = scores(_NanWhereFirstAbove(), x, y, noise_std=0.0)
+    # rows 2 and 3 diverge (wrong whatever their label); row 0 right, 1 wrong, 4 right
+    assert got.diverged == 2
+    assert got.accuracy == pytest.approx(2 / 5)
+    assert got.noise_accuracy == pytest.approx(2 / 5)  # σ = 0: the same inputs
+    rows = [softmax([0.0, L3]), softmax([0.0, L9]), [0.5, 0.5], [0.5, 0.5], softmax([0.4, 0.0])]
+    # a diverged row is never correct, even where its uniform row's first class is the label
+    predicted = [1, 1, -1, -1, 0]
+    expected = expected_calibration_error(rows, [1, 0, 0, 1, 0], predicted=predicted)
+    assert got.ece == pytest.approx(expected, abs=1e-9)
+    assert got.ece > expected_calibration_error(rows, [1, 0, 0, 1, 0]) - 1e-9
+    assert math.isfinite(got.ece) and 0 <= got.ece <= 1
+    # without divergence nothing is counted
+    assert scores(_identity_model(), torch.tensor(X), torch.tensor(Y), noise_std=0.0).diverged == 0
+
+
+class _Bag(nn.Module):
+    """Token ids → mean of their embeddings → 3 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(self.embed(x).mean(1))
+
+
+def test_scores_of_token_inputs_have_no_noise_score() -> None:
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = _Bag()
+    x = torch.randint(0, 20, (30, 5), generator=gen)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    assert default_noise_std(x) == 0.0
+    got = scores(model, x, y, noise_std=0.5, batch_size=7)
+    assert got.noise_accuracy is None and got.diverged == 0
+    with torch.no_grad():
+        logits = model(x)
+    assert got.accuracy == pytest.approx(float((logits.argmax(1) == y).float().mean()))
+    probs = torch.softmax(logits, 1).tolist()
+    assert got.ece == pytest.approx(expected_calibration_error(probs, y.tolist()), abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_add_noise_follows_the_inputs_device(dtype: str) -> None:
+    x = torch.zeros(4, 3, device="meta", dtype=getattr(torch, dtype))
+    out = add_noise(x, 0.5, seed=1)
+    assert out.device.type == "meta"
+    assert (tuple(out.shape), out.dtype) == ((4, 3), x.dtype)

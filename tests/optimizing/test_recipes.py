@@ -4,6 +4,7 @@ the flags it sets; plus recipe-name resolution and the settings' validation."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -707,3 +708,121 @@ def test_default_settings_are_the_documented_ones() -> None:
 def test_settings_reject_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         Settings(**bad)
+
+
+# -- review fixes: transfer, distill, batch-size fallback ------------------------------------------
+
+
+def _bn_net() -> Any:
+    """A conv with BatchNorm2d, then a Linear head to the 10 digits."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 8 * 8, 10),
+    )
+
+
+def test_transfer_keeps_the_frozen_backbones_batchnorm_statistics(base: Baseline) -> None:
+    task, _ = _make_task(make_model=_bn_net)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        source = _bn_net()
+    with torch.no_grad():  # statistics that training on the digits would certainly move
+        source[1].running_mean.copy_(torch.tensor([0.1, -0.2, 0.3, 0.05]))
+        source[1].running_var.copy_(torch.tensor([0.5, 1.5, 2.0, 0.8]))
+        source[1].num_batches_tracked.fill_(7)
+    snapshot = {k: v.clone() for k, v in source.state_dict().items()}
+    bench = base.bench(task=task, model=source)
+    v = _one(recipes.transfer(bench.ctx))
+    [(_, _, run)] = bench.runs
+    assert run.training is not None and run.training.samples == LIMIT  # it did train
+    bn = v.model[1]
+    assert isinstance(bn, nn.BatchNorm2d) and bn is not source[1]
+    for key in ("running_mean", "running_var", "num_batches_tracked", "weight", "bias"):
+        assert torch.equal(getattr(bn, key), snapshot[f"1.{key}"]), key
+    # the source model itself is untouched
+    assert all(torch.equal(source.state_dict()[k], snapshot[k]) for k in snapshot)
+    assert "normalisation statistics included" in v.description
+    # the context manager removed its per-instance train() override
+    norms = [m for m in v.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all("train" not in vars(m) for m in norms)
+    v.model.train()
+    assert bn.training and v.model.training
+    v.model.eval()
+    assert not bn.training
+
+
+def test_transfer_gives_a_pretrained_model_a_head_of_the_tasks_classes(
+    base: Baseline, untouched: None
+) -> None:
+    five = copy.deepcopy(base.model)
+    five[6] = nn.Linear(4 * 4 * WIDTH, 5)  # pretrained on a 5-class task
+    task = dataclasses.replace(base.task, pretrained=five, pretrained_j=50.0)
+    bench = base.bench(task=task)
+    v = _one(recipes.transfer(bench.ctx))  # no IndexError on labels 5..9
+    head = v.model[6]
+    assert (head.in_features, head.out_features) == (4 * 4 * WIDTH, 10)
+    assert five[6].out_features == 5  # the pretrained model is not changed
+    source, mine = _backbone(five), _backbone(v.model)
+    assert source.keys() == mine.keys()
+    assert all(torch.equal(source[k], mine[k]) for k in source)
+    [(_, _, run)] = bench.runs
+    assert run.training is not None and run.training.samples == LIMIT
+    assert "a new last Linear to 10 classes" in v.description
+    total = sum(p.numel() for p in v.model.parameters())
+    assert v.facts["trainable"] == f"{4 * 4 * WIDTH * 10 + 10:,} of {total:,}"
+    assert v.prerequisite_j == 50.0
+    assert _predict(v.model, base.task.x_test).shape == (len(base.task.y_test), 10)
+
+
+class _Unrolled(nn.Module):
+    """Not an nn.Sequential: no default half-width student can be cut from it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.head = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_distill_of_a_model_that_is_not_sequential_needs_a_make_student(base: Baseline) -> None:
+    task, _ = _make_task(make_model=_Unrolled)
+    bench = base.bench(task=task)
+    with pytest.raises(ConfigError, match=r"nn\.Sequential model; give the task a make_student"):
+        recipes.distill(bench.ctx)
+    assert bench.runs == []  # refused before any training
+    # with a student given, the same model distils
+    small = dataclasses.replace(
+        task, make_student=lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    )
+    bench = base.bench(task=small)
+    distilled, scratch = recipes.distill(bench.ctx)
+    assert "the task's student" in distilled.description
+    assert [type(m) for m in scratch.model] == [nn.Flatten, nn.Linear]
+    assert len(bench.runs) == 2
+
+
+def test_batch_size_falls_back_to_the_most_accurate_candidate(base: Baseline) -> None:
+    bench = base.bench(settings=Settings(batch_factors=(0.5, 2.0)))
+    low = iter([0.02, 0.05])  # both far below the baseline's accuracy − tolerance
+    assert base.scores.accuracy - TOLERANCE > 0.05
+
+    def score(model: Any, autocast: str | None) -> Scores:
+        acc = next(low)
+        return Scores(accuracy=acc, ece=0.5, noise_accuracy=acc)
+
+    bench.ctx.score = score
+    v = _one(recipes.batch_size(bench.ctx))
+    [(l16, _, r16), (l64, _, r64)] = bench.runs
+    assert (l16, l64) == ("batch 16", "batch 64")
+    assert v.name == "batch 64" and v.facts["batch_size"] == "64"  # the more accurate
+    assert v.runs == [r64] and v.model is not base.model
+    assert v.prerequisite_j == pytest.approx(r16.energy_j)
+    assert "chosen by no candidate within the tolerance: the most accurate" in v.description
+    assert "within the tolerance, of" not in v.description
+    assert v.notes[-1] == "no other batch size kept the accuracy within the tolerance"
+    assert "64: " in v.notes[0] and "at 5.0%" in v.notes[0]

@@ -373,3 +373,80 @@ def test_refuses_a_linear_whose_inputs_do_not_split_into_the_channels() -> None:
     model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Flatten(), nn.Linear(10, 2))
     with pytest.raises(ConfigError, match="10 inputs, not a multiple of the 3 channels"):
         shrink(model, 0.5)
+
+
+# -- BatchNorm1d after a Flatten, and the model's device ----------------------------------
+
+
+def _bn_after_flatten() -> Any:
+    """A conv of 4 channels on 8×8 maps, flattened (channel c owns features 64c ..
+    64c + 63), then BatchNorm1d over the 256 features and the classifier."""
+    return _seeded(
+        nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.BatchNorm1d(4 * 8 * 8),
+            nn.Linear(256, 10),
+        ),
+        seed=4,
+    )
+
+
+def test_batchnorm1d_after_a_flatten_keeps_the_kept_channels_features() -> None:
+    model = _bn_after_flatten()
+    with torch.no_grad():
+        model[3].num_batches_tracked.fill_(5)
+    small = shrink(model, 0.5).eval()
+    kept = _kept_channels(model, small)[0]
+    assert len(kept) == 2 and kept == sorted(kept)
+    cols = [64 * c + j for c in kept for j in range(64)]
+    norm = small[3]
+    assert isinstance(norm, nn.BatchNorm1d) and norm.num_features == 128
+    for key in ("weight", "bias", "running_mean", "running_var"):
+        assert torch.equal(getattr(norm, key), getattr(model[3], key)[cols]), key
+    assert int(small[3].num_batches_tracked) == 5
+    assert (norm.eps, norm.momentum) == (model[3].eps, model[3].momentum)
+    assert (small[4].in_features, small[4].out_features) == (128, 10)
+    assert torch.equal(small[4].weight, model[4].weight[:, cols])
+    # the original with the dropped channels zeroed, and their features' BN weight and
+    # bias zeroed too (so those features leave the BN as exactly 0)
+    drop = [c for c in range(4) if c not in kept]
+    drop_cols = [64 * c + j for c in drop for j in range(64)]
+    masked = copy.deepcopy(model)
+    with torch.no_grad():
+        masked[0].weight[drop] = 0.0
+        masked[0].bias[drop] = 0.0
+        masked[3].weight[drop_cols] = 0.0
+        masked[3].bias[drop_cols] = 0.0
+    x = torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        got, expected, unmasked = small(x), masked.eval()(x), model(x)
+    assert got.shape == (5, 10)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(got, unmasked, atol=1e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("build", [lambda: _seeded(make_cnn(8)), _bn_after_flatten, _bn_cnn])
+def test_shrink_follows_a_cuda_model(build: Any) -> None:
+    model = build()
+    on_cpu = shrink(model, 0.5).eval()
+    small = shrink(copy.deepcopy(model).cuda(), 0.5).eval()
+    assert {t.device.type for t in [*small.parameters(), *small.buffers()]} == {"cuda"}
+    shape = (5, 3, 7, 7) if small[0].in_channels == 3 else (5, 1, 8, 8)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.allclose(small(x.cuda()).cpu(), on_cpu(x), atol=1e-4)
+
+
+@pytest.mark.xfail(
+    raises=NotImplementedError,
+    strict=True,
+    reason="a meta model cannot be shrunk: ln_structured's mask needs torch.nonzero (data-"
+    "dependent) and the kept weights are copied out of the source, which a meta tensor "
+    "cannot give; the new layers are built on the source's device, so CUDA works",
+)
+def test_shrink_on_the_meta_device_keeps_the_result_there() -> None:
+    small = shrink(_bn_after_flatten().to("meta"), 0.5)
+    assert {t.device.type for t in [*small.parameters(), *small.buffers()]} == {"meta"}

@@ -78,20 +78,27 @@ def accuracy(predicted: Sequence[int], labels: Sequence[int]) -> float:
 
 
 def expected_calibration_error(
-    probabilities: Sequence[Sequence[float]], labels: Sequence[int], *, bins: int = ECE_BINS
+    probabilities: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    *,
+    bins: int = ECE_BINS,
+    predicted: Sequence[int] | None = None,
 ) -> float:
     """ECE of class ``probabilities`` (one row per sample) against integer ``labels``.
+    ``predicted`` overrides each row's top class (a diverged row's -1 is never correct).
 
     Raises ConfigError on empty or mismatched inputs, ``bins`` < 1, a label outside the
     rows' classes, or a probability outside 0..1.
     """
     _same_length(probabilities, labels)
+    if predicted is not None:
+        _same_length(predicted, labels)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ConfigError(f"bins must be an integer ≥ 1, not {bins!r}")
     count = [0] * bins
     correct = [0] * bins
     confidence = [0.0] * bins
-    for row, label in zip(probabilities, labels, strict=True):
+    for i, (row, label) in enumerate(zip(probabilities, labels, strict=True)):
         if not row:
             raise ConfigError("a probability row is empty")
         if not 0 <= int(label) < len(row):
@@ -103,7 +110,8 @@ def expected_calibration_error(
             raise ConfigError(f"probabilities must lie in 0..1, got {conf!r}")
         k = min(bins - 1, max(0, math.ceil(conf * bins) - 1))
         count[k] += 1
-        correct[k] += int(row.index(conf) == int(label))
+        top = row.index(conf) if predicted is None else int(predicted[i])
+        correct[k] += int(top == int(label))
         confidence[k] += conf
     n = len(labels)
     return sum(abs(correct[k] - confidence[k]) for k in range(bins) if count[k]) / n
@@ -153,9 +161,10 @@ def scores(
         )
         noise_acc = accuracy([_predicted(r) for r in noisy], labels)
     probs = [_probabilities(row) for row in clean]
+    predicted = [_predicted(r) for r in clean]
     return Scores(
-        accuracy=accuracy([_predicted(r) for r in clean], labels),
-        ece=expected_calibration_error(probs, labels),
+        accuracy=accuracy(predicted, labels),
+        ece=expected_calibration_error(probs, labels, predicted=predicted),
         noise_accuracy=noise_acc,
         diverged=sum(1 for row in clean if not _finite(row)),
     )

@@ -109,9 +109,13 @@ def _cut_out(layer: Any, keep: Any) -> Any:
         new: Any = nn.Conv2d(
             layer.in_channels, len(keep), layer.kernel_size, layer.stride, layer.padding,
             layer.dilation, 1, layer.bias is not None, layer.padding_mode,
+            device=layer.weight.device, dtype=layer.weight.dtype,
         )  # fmt: skip
     else:
-        new = nn.Linear(layer.in_features, len(keep), layer.bias is not None)
+        new = nn.Linear(
+            layer.in_features, len(keep), layer.bias is not None,
+            device=layer.weight.device, dtype=layer.weight.dtype,
+        )  # fmt: skip
     new.weight.copy_(layer.weight[keep])
     if layer.bias is not None:
         new.bias.copy_(layer.bias[keep])
@@ -127,9 +131,13 @@ def _cut_in(layer: Any, keep: Any) -> Any:
         new: Any = nn.Conv2d(
             len(keep), layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
             layer.dilation, 1, layer.bias is not None, layer.padding_mode,
+            device=layer.weight.device, dtype=layer.weight.dtype,
         )  # fmt: skip
     else:
-        new = nn.Linear(len(keep), layer.out_features, layer.bias is not None)
+        new = nn.Linear(
+            len(keep), layer.out_features, layer.bias is not None,
+            device=layer.weight.device, dtype=layer.weight.dtype,
+        )  # fmt: skip
     weight = layer.weight
     new.weight.copy_(weight[:, keep])
     if layer.bias is not None:
