@@ -406,3 +406,18 @@ def test_the_page_renders_in_chromium(
             assert 0 <= left <= 20
         png = _shot(tab, tmp_path, f"optimize-{'phone' if mobile else 'desktop'}.png")
         assert _not_blank(png)
+
+
+def test_a_variant_far_beyond_the_baseline_is_listed_under_the_chart_not_drawn() -> None:
+    base = variant("baseline", 0.98, train_j=100.0, infer_j=1.0, recipe="baseline")
+    slow = variant("bf16 autocast", 0.979, train_j=90.0, infer_j=11.0)
+    small = variant("student", 0.975, train_j=40.0, infer_j=0.4)
+    result = choose(
+        "outlier", [base, slow, small], tolerance=0.01, objective="inference", noise_std=0.1
+    )
+    page = html_optimize(result)
+    inference = page.split('id="chart-accuracy-vs-inference"', 1)[1].split("</figure>", 1)[0]
+    training = page.split('id="chart-accuracy-vs-training"', 1)[1].split("</figure>", 1)[0]
+    assert "bf16 autocast: accuracy" not in inference  # 11× the baseline: off this chart
+    assert "bf16 autocast: accuracy" in training  # 0.9× the baseline: drawn
+    assert "Off the chart (over 5× the baseline&#x27;s energy): bf16 autocast (11.0 J)." in page

@@ -345,6 +345,11 @@ def _scatter(result: OptimizeResult, objective: Objective) -> str:
     from wattwise.summary import fmt_energy
 
     good = [v for v in result.variants if v.ok]
+    off: list[Variant] = []
+    if result.baseline.ok and result.baseline.energy(objective) > 0:
+        cap = OFF_CHART * result.baseline.energy(objective)  # one outlier squeezes the rest
+        off = [v for v in good if v.energy(objective) > cap]
+        good = [v for v in good if v.energy(objective) <= cap]
     top = max((v.energy(objective) for v in good), default=0.0)
     div, unit = energy_scale(top)
     if unit == "J" and top >= 1e3:  # four-digit ticks crowd the axis: use kJ
@@ -378,7 +383,7 @@ def _scatter(result: OptimizeResult, objective: Objective) -> str:
     else:
         name, title = "accuracy-vs-training", "Accuracy against training energy"
         x_unit = f"training energy with prerequisites ({unit})"
-    return scatter_chart(
+    chart = scatter_chart(
         name,
         title,
         points,
@@ -387,6 +392,17 @@ def _scatter(result: OptimizeResult, objective: Objective) -> str:
         front=front_idx,
         front_label=f"{objective} front: filled and named; hollow: the others (names on hover)",
     )
+    if not off:
+        return chart
+    fmt = _energy_per_1000 if objective == "inference" else fmt_energy
+    names = ", ".join(f"{v.name} ({fmt(v.energy(objective))})" for v in off)
+    note = f"Off the chart (over {OFF_CHART:g}× the baseline's energy): {names}."
+    return chart + f'<p class="note">{_h(note)}</p>'
+
+
+OFF_CHART = 5.0
+"""Variants using more than this many times the baseline's energy are listed under a chart,
+not drawn in it."""
 
 
 def _short(name: str, most: int = 18) -> str:
