@@ -511,8 +511,9 @@ def profile_command(
     )
 
 
-def _load_attr(target: str) -> Any:
-    """Import FILE.py:NAME or module:NAME and return NAME (one-line errors)."""
+def _load_attr(target: str, what: str = "attribute") -> Any:
+    """Import FILE.py:NAME or module:NAME and return NAME (one-line errors; a missing
+    NAME is "has no <what> 'NAME'")."""
     import importlib
     import importlib.util
 
@@ -540,13 +541,13 @@ def _load_attr(target: str) -> Any:
     except Exception as exc:  # the user's file: one line, theirs to fix
         raise _UserError(f"cannot load {where}: {type(exc).__name__}: {exc}") from None
     if not hasattr(module, attr):
-        raise _UserError(f"{where} has no attribute {attr!r}")
+        raise _UserError(f"{where} has no {what} {attr!r}")
     return getattr(module, attr)
 
 
 def _load_factory(target: str) -> dict[str, Any]:
     """Call FILE.py:FACTORY or module:FACTORY and check what it returns."""
-    factory = _load_attr(target)
+    factory = _load_attr(target, "callable")
     if not callable(factory):
         raise _UserError(
             f"{target.rpartition(':')[0]} has no callable {target.rpartition(':')[2]!r}"
@@ -1578,15 +1579,7 @@ def _compare(
             f"studies kept in {label}: wattwise tune show --storage {shlex.quote(label)}",
             err=True,
         )
-    if html_file is not None:
-        page = html_tune_comparison(comparison)
-        if html_file == "-":
-            click.echo(page, nl=False)
-        else:
-            _write(html_file, page)
-            click.echo(f"wrote {html_file}", err=True)
-    if json_file is not None:
-        _write_tune_json(json_file, comparison.to_dict())
+    _write_outputs(html_file, json_file, lambda: html_tune_comparison(comparison), comparison)
 
 
 def _tune_precheck(cfg: Any, storage: str | None, target: float | None) -> None:
@@ -1656,6 +1649,21 @@ def _tune_study_name(strategy: str) -> str:
     import uuid
 
     return f"{strategy}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def _write_outputs(
+    html_file: str | None, json_file: str | None, page: Callable[[], str], result: Any
+) -> None:
+    """Write the HTML page and the JSON (``result.to_dict()``) where asked ('-': stdout)."""
+    if html_file is not None:
+        text = page()
+        if html_file == "-":
+            click.echo(text, nl=False)
+        else:
+            _write(html_file, text)
+            click.echo(f"wrote {html_file}", err=True)
+    if json_file is not None:
+        _write_tune_json(json_file, result.to_dict())
 
 
 def _write_tune_json(json_file: str, doc: Any) -> None:
@@ -1952,15 +1960,7 @@ def _run_optimize(
         progress=lambda line: click.echo(f"  {line}", err=True),
     )
     print_result(result, _console(stderr=to_stdout))
-    if html_file is not None:
-        page = html_optimize(result)
-        if html_file == "-":
-            click.echo(page, nl=False)
-        else:
-            _write(html_file, page)
-            click.echo(f"wrote {html_file}", err=True)
-    if json_file is not None:
-        _write_tune_json(json_file, result.to_dict())
+    _write_outputs(html_file, json_file, lambda: html_optimize(result), result)
 
 
 @main.command("optimize", short_help="Measure efficiency recipes on a model, side by side.")

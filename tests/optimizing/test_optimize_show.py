@@ -74,22 +74,7 @@ def variant(
 
 
 def failed(name: str, error: str) -> Variant:
-    return Variant(
-        name=name,
-        recipe=name.split()[0],
-        description="",
-        accuracy=None,
-        ece=None,
-        noise_accuracy=None,
-        train_energy_j=0.0,
-        train_co2_g=0.0,
-        prerequisite_j=0.0,
-        inference=(),
-        size_bytes=0,
-        parameters=0,
-        nonzero_parameters=0,
-        error=error,
-    )
+    return Variant.failed(name, name.split()[0], error, description="")
 
 
 PRUNE_NOTES = (

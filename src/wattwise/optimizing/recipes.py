@@ -405,10 +405,7 @@ def quantize_dynamic(ctx: Context) -> list[Built]:
             model=model,
             description="int8 weights for Linear/LSTM/GRU, activations quantized per batch",
             prerequisite_j=ctx.baseline_j,
-            facts={
-                "weights": facts.weights_text(),
-                "quantized_layers": str(facts.quantized_layers),
-            },
+            facts=_quant_facts(facts),
             cpu_only=True,
         )
     ]
@@ -454,10 +451,7 @@ def quantize_static(ctx: Context) -> list[Built]:
             ),
             runs=[tracker.result],
             prerequisite_j=ctx.baseline_j,
-            facts={
-                "weights": facts.weights_text(),
-                "quantized_layers": str(facts.quantized_layers),
-            },
+            facts=_quant_facts(facts),
             cpu_only=True,
         )
     ]
@@ -493,10 +487,7 @@ def qat(ctx: Context) -> list[Built]:
             ),
             runs=[run],
             prerequisite_j=ctx.baseline_j,
-            facts={
-                "weights": facts.weights_text(),
-                "quantized_layers": str(facts.quantized_layers),
-            },
+            facts=_quant_facts(facts),
             cpu_only=True,
         )
     ]

@@ -130,6 +130,26 @@ class Variant:
     on_inference_front: bool = False
     on_training_front: bool = False
 
+    @classmethod
+    def failed(cls, name: str, recipe: str, error: str, description: str = "failed") -> Variant:
+        """A recipe that raised: no model, no figures, its error."""
+        return cls(
+            name=name,
+            recipe=recipe,
+            description=description,
+            accuracy=None,
+            ece=None,
+            noise_accuracy=None,
+            train_energy_j=0.0,
+            train_co2_g=0.0,
+            prerequisite_j=0.0,
+            inference=(),
+            size_bytes=0,
+            parameters=0,
+            nonzero_parameters=0,
+            error=error,
+        )
+
     @property
     def ok(self) -> bool:
         """Whether the recipe succeeded and the model was scored."""

@@ -392,22 +392,7 @@ def _device(model: Any) -> Any:
 
 
 def _failed(recipe: str, exc: BaseException) -> Variant:
-    return Variant(
-        name=recipe,
-        recipe=recipe,
-        description="failed",
-        accuracy=None,
-        ece=None,
-        noise_accuracy=None,
-        train_energy_j=0.0,
-        train_co2_g=0.0,
-        prerequisite_j=0.0,
-        inference=(),
-        size_bytes=0,
-        parameters=0,
-        nonzero_parameters=0,
-        error=_err(exc),
-    )
+    return Variant.failed(recipe, recipe, _err(exc))
 
 
 def _err(exc: BaseException) -> str:
