@@ -87,8 +87,33 @@ GPU_FIXES: dict[str, dict[str, str]] = {
     "Quadro P6000": {"tflops_fp16": "0.197"},
     # The 24 GB card was listed with 12 GB.
     "Tesla M40 24GB": {"memory_gb": "24"},
+    # The row's datasheet marks 1,979 (FP16 tensor) and 989 (TF32) "with sparsity"; the
+    # catalogue holds dense peaks: FP16 tensor 989.5 (1,979 / 2), FP32 (non-tensor) 67.
+    "H100 SXM": {"tflops_fp32": "67", "tflops_fp16": "989.5"},
+    # Same datasheet, H100 NVL: FP16 tensor 1,671 with sparsity -> 835.5 dense; FP32 60.
+    "H100 NVL": {"tflops_fp32": "60", "tflops_fp16": "835.5"},
+    # The fp16 column holds the dense tensor-core peak where a card has tensor cores (as
+    # for A100, T4, L40S); the V100 rows had the non-tensor figure. NVIDIA V100 datasheet
+    # (https://images.nvidia.com/content/technologies/volta/pdf/volta-v100-datasheet-update-us-1165301-r5.pdf):
+    # tensor performance 125 TFLOPS (SXM2), 112 (PCIe).
+    "Tesla V100-PCIE-16GB": {"tflops_fp16": "112"},
+    "Tesla V100-SXM2-16GB": {"tflops_fp16": "125"},
+    "Tesla V100-SXM2-32GB": {"tflops_fp16": "125"},
 }
 _MISSING = {"", "nan", "unk", "none", "n/a"}
+
+INSTANCE_COLUMNS = ("provider", "name", "accelerator", "accelerator_count", "source")
+# Accelerators per instance type: cloud_instances.csv names the GPU, not how many; the
+# counts are from the same AWS instance-type pages the file cites (P3, P2, G4).
+INSTANCE_ACCELERATORS: dict[str, int] = {
+    "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8, "p3dn.24xlarge": 8,
+    "p2.xlarge": 1, "p2.8xlarge": 8, "p2.16xlarge": 16,
+    "g4dn.xlarge": 1, "g4dn.2xlarge": 1, "g4dn.4xlarge": 1, "g4dn.8xlarge": 1,
+    "g4dn.16xlarge": 1, "g4dn.12xlarge": 4, "g4dn.metal": 8,
+}  # fmt: skip
+# cloud_instances.csv says "Tesla V100"; the P3 page: 16 GB SXM2 (NVLink), p3dn 32 GB
+INSTANCE_GPU_NAMES = {"Tesla V100": "Tesla V100-SXM2-16GB"}
+INSTANCE_GPU_FIXES = {"p3dn.24xlarge": "Tesla V100-SXM2-32GB"}
 
 
 class BuildError(Exception):
@@ -384,6 +409,23 @@ def gpu_rows(shared: Path) -> list[list[str]]:
     return rows
 
 
+def instance_rows(shared: Path, gpus: list[list[str]]) -> list[list[str]]:
+    """Cloud instance types: provider, name, the catalogue GPU they carry and how many."""
+    names = {row[0] for row in gpus}
+    rows = []
+    for line, r in enumerate(read_csv(shared / "cloud_instances.csv"), start=2):
+        name = r["id"].strip()
+        gpu = r["gpu"].strip()
+        gpu = INSTANCE_GPU_FIXES.get(name, INSTANCE_GPU_NAMES.get(gpu, gpu))
+        if gpu not in names:
+            raise BuildError(f"cloud_instances.csv:{line}: GPU {gpu!r} is not in gpus.csv")
+        if name not in INSTANCE_ACCELERATORS:
+            raise BuildError(f"cloud_instances.csv:{line}: no accelerator count for {name}")
+        count = str(INSTANCE_ACCELERATORS[name])
+        rows.append([r["provider"].strip(), name, gpu, count, r["source"].strip()])
+    return rows
+
+
 def _tab(path: Path) -> list[list[str]]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.split("\t") for line in lines if line and not line.startswith("#")]
@@ -435,6 +477,7 @@ byte. Every zone row carries its own `year` and `source`.
 | zones.csv | {n_zones} | electricity zones: {n_countries} countries (ISO 3166-1 alpha-3 ids), {n_states} US states (`US-XX`), {n_cloud} cloud regions (`provider:region`), and `WORLD`; intensity in gCO2e/kWh (CO2 only where the source says so), PUE where known |
 | cpu_tdp.csv | {n_cpus} | CPU model name → TDP (W) |
 | gpus.csv | {n_gpus} | accelerators: TDP (W), peak TFLOPS fp32/fp16, memory (GB), datasheet |
+| instances.csv | {n_instances} | cloud instance types: provider, the catalogue accelerator they carry and how many |
 | tz_countries.csv | {n_tz} | IANA timezone → ISO3 country, for the documented guess from the machine's timezone |
 
 ## Sources and licences
@@ -448,6 +491,7 @@ byte. Every zone row carries its own `year` and `source`.
 | world average | IEA Global Energy & CO2 Status Report 2019 (CO2 intensity of power generation, 475 g/kWh in 2018), via CodeCarbon | 2018 | IEA figure, cited |
 | CPU TDP | Intel ARK and AMD specification pages, compiled by CodeCarbon (`cpu_power.csv`) | - | MIT compilation |
 | GPUs | ML CO2 Impact calculator (`data/gpus.csv`) and vendor datasheets | - | MIT |
+| cloud instances | ML CO2 Impact calculator (`data/instances.csv`: instance → GPU); accelerators per instance from the AWS instance-type pages it cites (P2, P3, G4) | - | MIT; counts cited |
 | timezones | IANA tz database (`zone.tab`, `zone1970.tab`, links in `tzdata.zi`), tz database version {tz_version} | - | public domain |
 
 ## How the tables were cleaned
@@ -498,15 +542,18 @@ def build(shared: Path, out: Path, tzdata: Path) -> list[Path]:
         raise BuildError("duplicate zone ids")
     cpus, cpus_dropped = cpu_rows(shared)
     gpus = gpu_rows(shared)
+    instances = instance_rows(shared, gpus)
     tz, tz_version = tz_rows(tzdata, iso)
     mean, n_countries = weighted_world(shared)
 
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / n for n in ("zones.csv", "cpu_tdp.csv", "gpus.csv", "tz_countries.csv")]
+    names = ("zones.csv", "cpu_tdp.csv", "gpus.csv", "tz_countries.csv", "instances.csv")
+    written = [out / n for n in names]
     write_csv(written[0], ZONE_COLUMNS, zones)
     write_csv(written[1], ("name", "tdp_w"), cpus)
     write_csv(written[2], GPU_COLUMNS, gpus)
     write_csv(written[3], ("timezone", "country_iso3"), tz)
+    write_csv(written[4], INSTANCE_COLUMNS, instances)
     readme = README.format(
         n_zones=len(zones),
         n_countries=n_countries,
@@ -514,6 +561,7 @@ def build(shared: Path, out: Path, tzdata: Path) -> list[Path]:
         n_cloud=len(clouds),
         n_cpus=len(cpus),
         n_gpus=len(gpus),
+        n_instances=len(instances),
         n_tz=len(tz),
         tz_version=tz_version,
         world_check=f"{mean:.0f}",

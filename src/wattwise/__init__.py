@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wattwise.budget import Budget
     from wattwise.config import TrackerConfig, resolve_config
     from wattwise.early_stopping import EarlyStopping
+    from wattwise.estimating import Estimate, estimate
     from wattwise.forecast import Forecast
     from wattwise.optimizing.result import OptimizeResult
     from wattwise.optimizing.study import optimize
@@ -50,6 +51,7 @@ __all__ = [
     "BudgetWarning",
     "ConfigError",
     "EarlyStopping",
+    "Estimate",
     "EstimatedEnergyWarning",
     "Footprint",
     "Forecast",
@@ -78,6 +80,7 @@ __all__ = [
     "WasteReport",
     "WattwiseError",
     "__version__",
+    "estimate",
     "get_store",
     "optimize",
     "profile",
@@ -113,6 +116,8 @@ _LAZY = {
     "optimize": "wattwise.optimizing.study",
     "OptimizeTask": "wattwise.optimizing.task",
     "OptimizeResult": "wattwise.optimizing.result",
+    "estimate": "wattwise.estimating",
+    "Estimate": "wattwise.estimating",
 }
 
 logging.getLogger("wattwise").addHandler(logging.NullHandler())

@@ -109,6 +109,22 @@ def main() -> None:
 @click.option("--tag", "-t", "tags", multiple=True, help="KEY=VALUE label, repeatable.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stderr.")
+@click.option(
+    "--when-greenest",
+    is_flag=True,
+    help="Wait for the greenest start before --deadline (series: --intensity-csv or "
+    "--live-intensity's forecast).",
+)
+@click.option("--deadline", help="With --when-greenest: finish by (ISO time, or 12h from now).")
+@click.option(
+    "--duration", "job_duration", help="With --when-greenest: the job's length (90m, 3h, 2h30m)."
+)
+@click.option(
+    "--energy-kwh",
+    "job_energy_kwh",
+    type=float,
+    help="With --when-greenest: the job's expected energy, kWh (to show the gCO2e saved).",
+)
 @_tracker_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(
@@ -117,12 +133,21 @@ def run(
     tags: Sequence[str],
     quiet: bool,
     as_json: bool,
+    when_greenest: bool,
+    deadline: str | None,
+    job_duration: str | None,
+    job_energy_kwh: float | None,
     config_path: str | None,
     **options: Any,
 ) -> None:
     """Run COMMAND, measure it and its whole process tree, and save the run.
 
     Example: wattwise run --zone FRA -- python train.py --epochs 3
+
+    With --when-greenest, first wait for the start with the least emissions before the
+    deadline: wattwise run --when-greenest --deadline 12h --duration 3h
+    --intensity-csv grid.csv -- python train.py (Ctrl-C while waiting: exit 130, nothing
+    run or saved).
     """
     from wattwise.config import resolve_config
     from wattwise.tracking import Tracker
@@ -132,10 +157,15 @@ def run(
     if not command:
         raise click.UsageError("no command given: wattwise run [OPTIONS] -- COMMAND [ARGS]...")
     cfg = resolve_config(config_path=config_path, **options)
+    run_tags = _parse_tags(tags)
+    if when_greenest or deadline or job_duration or job_energy_kwh is not None:
+        run_tags.update(
+            _wait_for_greenest(cfg, when_greenest, deadline, job_duration, job_energy_kwh)
+        )
     tracker = Tracker(
         name or os.path.basename(command[0]),
         config=cfg,
-        tags=_parse_tags(tags),
+        tags=run_tags,
         command=shlex.join(command),
     )
     tracker.start()
@@ -180,6 +210,170 @@ def run(
 
         print_summary(record, _console())
     sys.exit(exit_code)
+
+
+# -- schedule -----------------------------------------------------------------------------
+def _now() -> datetime:
+    """The current time, UTC (one place, so tests can set the clock)."""
+    return datetime.now(timezone.utc)
+
+
+def _sleep(seconds: float) -> None:
+    """Wait ``seconds`` (one place, so tests need not wait); Ctrl-C interrupts it."""
+    import time
+
+    time.sleep(seconds)
+
+
+def _greenest(
+    duration: str,
+    deadline: str,
+    energy_kwh: float | None,
+    intensity_csv: str | None,
+    live: bool,
+    zone: str | None,
+    step: str | None = None,
+    zone_source: str = "argument",
+) -> Any:
+    """The schedule for a job, from a CSV or the live provider's forecast."""
+    from wattwise.scheduling import IntensitySeries, greenest_start, parse_deadline
+    from wattwise.scheduling import parse_duration as duration_of
+
+    now = _now()
+    length = duration_of(duration)
+    until = parse_deadline(deadline, now)
+    if intensity_csv is not None:
+        series = IntensitySeries.from_csv(intensity_csv)
+    else:
+        from wattwise.carbon import (
+            ElectricityMapsIntensity,
+            WattTimeIntensity,
+            live_provider_from_env,
+            resolve_zone,
+        )
+
+        provider = live_provider_from_env(resolve_zone(zone, source=zone_source).zone)
+        if not isinstance(provider, ElectricityMapsIntensity | WattTimeIntensity):
+            raise _UserError(
+                "no live intensity provider is configured: set ELECTRICITYMAPS_API_KEY, or "
+                "WATTTIME_USERNAME and WATTTIME_PASSWORD (with WATTWISE_LIVE_ZONE)"
+            )
+        series = IntensitySeries.from_forecast(provider.forecast(until))
+    return greenest_start(
+        series,
+        duration=length,
+        deadline=until,
+        energy_kwh=energy_kwh,
+        now=now,
+        step=duration_of(step, what="step") if step is not None else None,
+    )
+
+
+def _wait_for_greenest(
+    cfg: Any,
+    when_greenest: bool,
+    deadline: str | None,
+    duration: str | None,
+    energy_kwh: float | None,
+) -> dict[str, str]:
+    """Schedule, say so, wait for the start; the tags that record it. Exit 130 on Ctrl-C."""
+    if not when_greenest:
+        raise _UserError("--deadline, --duration and --energy-kwh go with --when-greenest")
+    if not deadline or not duration:
+        raise _UserError("--when-greenest needs --deadline and --duration")
+    if cfg.intensity_csv is None and not cfg.live_intensity:
+        raise _UserError(
+            "--when-greenest needs an intensity series: --intensity-csv FILE, or "
+            "--live-intensity with a provider key (ELECTRICITYMAPS_API_KEY or WattTime's)"
+        )
+    try:
+        plan = _greenest(
+            duration,
+            deadline,
+            energy_kwh,
+            cfg.intensity_csv,
+            cfg.live_intensity,
+            cfg.zone,
+            zone_source=cfg.source_of("zone"),
+        )
+        click.echo(f"wattwise: {plan.summary_line()}", err=True)
+        if plan.note:
+            click.echo(f"wattwise: note: {plan.note}", err=True)
+        while (left := (plan.start - _now()).total_seconds()) > 0:
+            _sleep(min(left, 60.0))  # short naps: a suspended machine wakes up on time
+    except KeyboardInterrupt:
+        click.echo("wattwise: interrupted before the scheduled start; nothing was run", err=True)
+        sys.exit(130)
+    return {
+        "scheduled_start": plan.start.isoformat(),
+        "scheduled_saved_pct": f"{plan.saved_pct:.1f}",
+    }
+
+
+@main.command("schedule")
+@click.option("--duration", required=True, help="The job's length: 90m, 3h, 1.5h, 2h30m, seconds.")
+@click.option(
+    "--deadline", required=True, help="Finish by: ISO time (UTC when naive) or 12h from now."
+)
+@click.option("--energy-kwh", type=float, help="The job's energy, kWh (to show gCO2e saved).")
+@click.option(
+    "--intensity-csv",
+    type=click.Path(dir_okay=False),
+    help="CSV of hourly intensities (timestamp, gCO2e/kWh).",
+)
+@click.option("--live", is_flag=True, help="The live provider's forecast (keys from the env).")
+@click.option("--zone", help="Zone for --live (default: guessed; WATTWISE_LIVE_ZONE wins).")
+@click.option("--step", help="Only starts at now + k × STEP (e.g. 15m); default: any time.")
+@click.option("--json", "as_json", is_flag=True, help="The schedule as JSON on stdout.")
+def schedule(
+    duration: str,
+    deadline: str,
+    energy_kwh: float | None,
+    intensity_csv: str | None,
+    live: bool,
+    zone: str | None,
+    step: str | None,
+    as_json: bool,
+) -> None:
+    """When to start a job so it emits least before its deadline.
+
+    Example: wattwise schedule --duration 3h --deadline 24h --intensity-csv grid.csv
+    """
+    from wattwise.scheduling import format_duration, format_time
+
+    if (intensity_csv is None) == (not live):
+        raise _UserError(
+            "give one intensity series: --intensity-csv FILE or --live"
+            if intensity_csv is None
+            else "--intensity-csv and --live are exclusive: give one"
+        )
+    plan = _greenest(duration, deadline, energy_kwh, intensity_csv, live, zone, step)
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=1))
+        return
+    unit = "gCO2/kWh (marginal)" if plan.marginal else "gCO2e/kWh"
+    wait = "now" if plan.wait.total_seconds() <= 0 else f"in {format_duration(plan.wait)}"
+    lines = [
+        ("greenest start", f"{format_time(plan.start)} ({wait}; ends {format_time(plan.end)})"),
+        (
+            "mean intensity",
+            f"{plan.intensity_g_per_kwh:.1f} {unit} in that window, "
+            f"{plan.now_intensity_g_per_kwh:.1f} starting now ({plan.saved_pct:.1f}% less)",
+        ),
+    ]
+    if plan.co2e_g is not None:
+        lines.append(
+            (
+                "emissions",
+                f"{plan.co2e_g:.1f} gCO2e vs {plan.now_co2e_g:.1f} starting now: "
+                f"{plan.saved_g:.1f} g saved ({plan.energy_kwh:g} kWh, drawn evenly)",
+            )
+        )
+    lines.append(("series", f"{plan.source}; {plan.candidates} start times weighed"))
+    if plan.note:
+        lines.append(("note", plan.note))
+    for label, text in lines:
+        click.echo(f"{label:<15} {text}")
 
 
 # -- demo ---------------------------------------------------------------------------------
@@ -620,6 +814,413 @@ def zones(query: str | None, kind: str | None, limit: int) -> None:
             z.source.split(": ")[0],
         )
     _console(stderr=False).print(table)
+
+
+# -- hardware -----------------------------------------------------------------------------
+_HW_KINDS = ("gpu", "tpu", "cpu", "instance")  # wattwise.catalogue.KINDS (checked in tests)
+
+
+@main.group()
+def hardware() -> None:
+    """The hardware catalogue: accelerators, CPUs and cloud instance types."""
+
+
+def _hw_file_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--file",
+        "user_file",
+        type=click.Path(dir_okay=False),
+        help="A CSV of your own hardware (name,kind,tdp_w[,tflops_fp32,...]) to add.",
+    )(f)
+
+
+def _fmt_num(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+@hardware.command("search")
+@click.argument("query")
+@click.option("--kind", type=click.Choice(_HW_KINDS), multiple=True, help="Only this kind.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The matches as JSON on stdout.")
+@_hw_file_option
+def hardware_search(
+    query: str, kind: tuple[str, ...], limit: int, as_json: bool, user_file: str | None
+) -> None:
+    """Find hardware by a fuzzy name (``wattwise hardware search h100``)."""
+    from rich.table import Table
+
+    from wattwise.catalogue import catalogue, search
+
+    hits = search(
+        query,
+        kind=kind or None,  # type: ignore[arg-type]
+        limit=limit,
+        entries=catalogue(user_file),
+    )
+    if as_json:
+        doc = [{**m.entry.to_dict(), "score": m.score} for m in hits]
+        click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+        return
+    if not hits:
+        raise _UserError(f"no hardware matches {query!r}")
+    table = Table(title=f"hardware matching {query!r}")
+    for col in ("name", "kind", "TDP W", "TFLOPS fp32", "TFLOPS fp16", "memory GB", "score"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    for m in hits:
+        e = m.entry
+        name = e.name
+        if e.accelerator:
+            name += f" ({e.accelerator_count}× {e.accelerator})"
+        table.add_row(
+            name,
+            e.kind,
+            _fmt_num(e.tdp_w),
+            _fmt_num(e.tflops_fp32),
+            _fmt_num(e.tflops_fp16),
+            _fmt_num(e.memory_gb),
+            f"{m.score:.2f}",
+        )
+    _console(stderr=False).print(table)
+
+
+@hardware.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The entry as JSON on stdout.")
+@_hw_file_option
+def hardware_show(name: str, as_json: bool, user_file: str | None) -> None:
+    """One catalogue entry with its source (closest names when there is no such entry)."""
+    from wattwise.catalogue import catalogue, lookup
+
+    entry = lookup(name, entries=catalogue(user_file))
+    doc = entry.to_dict()
+    if as_json:
+        click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+        return
+    for key, value in doc.items():
+        if value is not None and value != "":
+            click.echo(f"{key:<18} {value}")
+
+
+# -- deployment ---------------------------------------------------------------------------
+@main.group()
+def deployment() -> None:
+    """Compare set-ups with a first-order energy model (edge/cloud, federated/centralised)."""
+
+
+def _deployment_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--comm-kwh-per-gb",
+            type=float,
+            help="Network energy per GB moved. [default: 0.06 (Aslan et al. 2018), "
+            "varied over 0.001-0.14 for the range]",
+        ),
+        click.option(
+            "--pue",
+            type=float,
+            help="Data-centre PUE. [default: the cloud zone's own, its provider's, or 1.58]",
+        ),
+        click.option(
+            "--cloud-zone", default="WORLD", show_default=True, help="Zone of the data centre."
+        ),
+        click.option(
+            "--edge-zone", default="WORLD", show_default=True, help="Zone of the edge devices."
+        ),
+        click.option(
+            "--cloud-intensity",
+            help="Cloud-side gCO2e/kWh ('300', '0.3 kg/kWh'). [default: the cloud zone's]",
+        ),
+        click.option(
+            "--edge-intensity",
+            help="Edge-side gCO2e/kWh, also used for the network. [default: the edge zone's]",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="The comparison as JSON on stdout."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _deployment_carbon(kw: dict[str, Any]) -> dict[str, Any]:
+    from wattwise.estimating import parse_intensity
+
+    out = {k: v for k, v in kw.items() if k not in ("cloud_intensity", "edge_intensity")}
+    for side in ("cloud", "edge"):
+        text = kw[f"{side}_intensity"]
+        out[f"{side}_intensity_g_per_kwh"] = None if text is None else parse_intensity(text)
+    return out
+
+
+def _need(**given: Any) -> None:
+    missing = [k for k, v in given.items() if v is None]
+    if missing:
+        names = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise _UserError(f"missing {names} (see --help)")
+
+
+def _print_deployment(result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=1, ensure_ascii=False))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    a, b = result.options
+    table = Table(title=f"{result.model} (first-order model)")
+    for col in ("part", a.name, b.name):
+        table.add_column(col, justify="left" if col == "part" else "right")
+    for row in result.rows():
+        table.add_row(*row)
+    console = _console(stderr=False)
+    console.print(table)
+    console.print(f"verdict: {escape(result.verdict())}")
+    for option in result.options:
+        console.print(f"{option.name}:")
+        for line in option.formula:
+            console.print(f"  {escape(line)}")
+    console.print("assumptions:")
+    for line in result.assumptions:
+        console.print(f"  - {escape(line)}")
+    console.print("limits (left out of the model):")
+    for line in result.limits:
+        console.print(f"  - {escape(line)}")
+
+
+@deployment.command("edge-vs-cloud")
+@click.option("--edge-power-w", type=float, help="Average draw of one edge device, W. [required]")
+@click.option("--edge-hours", type=float, help="Computing hours per edge device. [required]")
+@click.option("--edge-devices", type=int, default=1, show_default=True)
+@click.option("--edge-data-gb", type=float, default=0.0, show_default=True, help="GB moved.")
+@click.option("--cloud-power-w", type=float, help="Average draw of one cloud device, W. [required]")
+@click.option("--cloud-hours", type=float, help="Computing hours per cloud device. [required]")
+@click.option("--cloud-devices", type=int, default=1, show_default=True)
+@click.option("--cloud-data-gb", type=float, default=0.0, show_default=True, help="GB moved.")
+@_deployment_options
+def deployment_edge_vs_cloud(as_json: bool, **kw: Any) -> None:
+    """The same work on edge devices (PUE 1) or in a data centre (PUE, network)."""
+    from wattwise.deployment import edge_vs_cloud
+
+    _need(**{k: kw[k] for k in ("edge_power_w", "edge_hours", "cloud_power_w", "cloud_hours")})
+    _print_deployment(edge_vs_cloud(**_deployment_carbon(kw)), as_json)
+
+
+@deployment.command("federated")
+@click.option("--clients", type=int, help="Clients taking part in each round. [required]")
+@click.option("--client-power-w", type=float, help="Average draw of one client, W. [required]")
+@click.option("--local-hours", type=float, help="Training hours per client per round. [required]")
+@click.option("--rounds", type=int, help="Federated rounds. [required]")
+@click.option("--model-gb", type=float, help="Model (update) size, GB. [required]")
+@click.option("--server-power-w", type=float, default=0.0, show_default=True)
+@click.option("--server-hours", type=float, default=0.0, show_default=True)
+@click.option("--central-power-w", type=float, help="Draw of one accelerator, W. [required]")
+@click.option("--central-hours", type=float, help="Centralised training hours. [required]")
+@click.option("--central-devices", type=int, default=1, show_default=True)
+@click.option("--raw-data-gb", type=float, default=0.0, show_default=True, help="GB uploaded.")
+@_deployment_options
+def deployment_federated(as_json: bool, **kw: Any) -> None:
+    """Federated training on the clients vs centralised training on their uploaded data."""
+    from wattwise.deployment import federated_vs_centralised
+
+    required = ("clients", "client_power_w", "local_hours", "rounds", "model_gb")
+    _need(**{k: kw[k] for k in (*required, "central_power_w", "central_hours")})
+    args = _deployment_carbon(kw)
+    args["local_hours_per_round"] = args.pop("local_hours")
+    _print_deployment(federated_vs_centralised(**args), as_json)
+
+
+# -- estimate -----------------------------------------------------------------------------
+@main.command("estimate")
+@click.option("--gpu", "--hardware", "hardware", help="Accelerator, CPU or instance (fuzzy).")
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--hours", type=float, help="Wall-clock hours of the job.")
+@click.option("--days", type=float, help="Wall-clock days of the job (instead of --hours).")
+@click.option("--utilisation", type=float, help="Average draw as a share of TDP (0-1.5).")
+@click.option("--power-w", type=float, help="Average power of the whole job, W.")
+@click.option("--device-power-w", type=float, help="Average power per device, W (× --count).")
+@click.option("--flops", type=float, help="Training compute, FLOPs (e.g. 3.14e23).")
+@click.option("--params", type=float, help="Parameters (with --tokens: 6 × N × D FLOPs).")
+@click.option("--tokens", type=float, help="Training tokens (with --params).")
+@click.option("--mfu", type=float, help="Model FLOPs utilisation (0-1).")
+@click.option("--precision", type=click.Choice(["fp16", "fp32"]), default="fp16", show_default=True)
+@click.option("--from-run", "run_id", help="Scale a measured run (id or prefix) from the store.")
+@click.option("--store", help="Run store URL or path (with --from-run).")
+@click.option("--scale-data", type=float, default=1.0, show_default=True)
+@click.option("--scale-epochs", type=float, default=1.0, show_default=True)
+@click.option("--devices", type=click.IntRange(min=1), help="Devices for the scaled run.")
+@click.option("--scaling-efficiency", type=float, help="Per-device efficiency at scale (0-1).")
+@click.option("--host-power-w", type=float, default=0.0, help="Hosts' power, W (whole job).")
+@click.option("--zone", help="Electricity zone: ISO code, US-XX, aws:region...")
+@click.option("--pue", type=float, help="Power usage effectiveness (1.0-3.0).")
+@click.option(
+    "--setting",
+    type=click.Choice(["datacenter", "cloud", "local"]),
+    default="datacenter",
+    show_default=True,
+    help="Where the job runs (sets the default PUE).",
+)
+@click.option("--intensity", help="Carbon intensity: 432.7 (g/kWh), '0.954 lbs/kWh', '0.4 kg/kWh'.")
+@click.option("--price", "price_per_kwh", type=float, help="Electricity price per kWh.")
+@click.option("--currency", help="Currency of --price.")
+@click.option("--embodied", is_flag=True, help="Add SCI embodied emissions (shown apart).")
+@click.option("--compare-regions", is_flag=True, help="Rank zones for the same job.")
+@click.option("--regions", help="Comma-separated zones to rank (default: cloud regions).")
+@click.option(
+    "--region-kind",
+    type=click.Choice(["cloud", "country", "us_state", "all"]),
+    default="cloud",
+    show_default=True,
+)
+@click.option("--provider", help="Only this cloud's regions (aws, gcp, azure...).")
+@click.option("--compare-hardware", is_flag=True, help="Rank accelerators for the same FLOPs.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--queries-per-day", type=float, help="Lifecycle: inference queries served a day.")
+@click.option("--query-wh", type=float, help="Lifecycle: facility energy per query, Wh.")
+@click.option("--query-run", help="Lifecycle: a measured inference run (id) for the Wh/query.")
+@click.option("--run-queries", type=click.IntRange(min=1), help="Queries that run served.")
+@click.option(
+    "--serve-days", type=float, default=365.0, show_default=True, help="Lifecycle: days served."
+)
+@click.option("--json", "as_json", is_flag=True, help="The estimate as JSON on stdout.")
+@_hw_file_option
+def estimate_command(
+    hardware: str | None,
+    count: int,
+    hours: float | None,
+    days: float | None,
+    run_id: str | None,
+    store: str | None,
+    zone: str | None,
+    pue: float | None,
+    setting: str,
+    intensity: str | None,
+    price_per_kwh: float | None,
+    currency: str | None,
+    embodied: bool,
+    compare_regions: bool,
+    regions: str | None,
+    region_kind: str,
+    provider: str | None,
+    compare_hardware: bool,
+    top: int,
+    queries_per_day: float | None,
+    query_wh: float | None,
+    query_run: str | None,
+    run_queries: int | None,
+    serve_days: float,
+    as_json: bool,
+    user_file: str | None,
+    **inputs: Any,
+) -> None:
+    """A training run's energy, emissions and cost before it runs, with every assumption.
+
+    \b
+    From hardware:  wattwise estimate --gpu "A100 SXM4 80 GB" --count 8 --hours 72
+    From power:     wattwise estimate --power-w 1415.78 --hours 12 --pue 1.58
+    From FLOPs:     wattwise estimate --params 7e9 --tokens 2e12 --gpu h100 --count 64
+    From a run:     wattwise estimate --from-run 3f2a --scale-epochs 10
+    Plan:           add --compare-regions or --compare-hardware
+    Lifecycle:      add --queries-per-day 1e6 --query-wh 0.3 [--serve-days 365]
+    """
+    from wattwise.estimating import carbon_basis, estimate
+
+    if days is not None:
+        if hours is not None:
+            raise _UserError("give --hours or --days, not both")
+        if not days > 0:
+            raise _UserError(f"--days must be > 0, not {days:g}")
+        hours = days * 24
+    run = None
+    if run_id is not None:
+        run = _store(store).get_run(run_id)
+    basis = carbon_basis(
+        zone=zone,
+        pue=pue,
+        intensity=intensity,
+        price_per_kwh=price_per_kwh,
+        currency=currency,
+        setting=setting,
+    )
+    est = estimate(
+        hardware=hardware,
+        count=count,
+        hours=hours,
+        run=run,
+        carbon=basis,
+        hardware_file=user_file,
+        embodied=embodied,
+        **inputs,
+    )
+    region_rows: list[Any] = []
+    hardware_rows: list[Any] = []
+    if compare_regions:
+        from wattwise.planning import compare_regions as rank_regions
+
+        names = [z.strip() for z in regions.split(",") if z.strip()] if regions else None
+        region_rows = rank_regions(est, zones=names, kind=region_kind, provider=provider)
+    if compare_hardware:
+        from wattwise.catalogue import catalogue
+        from wattwise.planning import compare_hardware as rank_hardware
+
+        hardware_rows = rank_hardware(est, entries=catalogue(user_file))
+    life = _estimate_lifecycle(est, queries_per_day, query_wh, query_run, run_queries,
+                               serve_days, store)  # fmt: skip
+    if as_json:
+        doc = est.to_dict()
+        if life is not None:
+            doc["lifecycle"] = life.to_dict()
+        if compare_regions:
+            doc["regions"] = [r.to_dict() for r in region_rows]
+        if compare_hardware:
+            doc["hardware_options"] = [r.to_dict() for r in hardware_rows]
+        click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+        return
+    from wattwise.plan_view import print_estimate, print_hardware, print_lifecycle, print_regions
+
+    console = _console(stderr=False)
+    print_estimate(est, console)
+    if compare_regions:
+        print_regions(region_rows, top, console)
+    if compare_hardware:
+        print_hardware(hardware_rows, top, console)
+    if life is not None:
+        print_lifecycle(life.lines(), console)
+
+
+def _estimate_lifecycle(
+    est: Any,
+    queries_per_day: float | None,
+    query_wh: float | None,
+    query_run: str | None,
+    run_queries: int | None,
+    serve_days: float,
+    store: str | None,
+) -> Any:
+    """The lifecycle of ``wattwise estimate``'s options, or None when none was asked for."""
+    from wattwise.lifecycle import lifecycle, query_energy_from_run
+
+    if queries_per_day is None and query_wh is None and query_run is None:
+        if run_queries is not None:
+            raise _UserError("--run-queries goes with --query-run")
+        return None
+    if queries_per_day is None:
+        raise _UserError("give --queries-per-day for the lifecycle")
+    if (query_wh is None) == (query_run is None):
+        raise _UserError("give the energy per query: --query-wh or --query-run, one of them")
+    if query_run is not None:
+        if run_queries is None:
+            raise _UserError("give --run-queries: how many queries the run served")
+        wh, source = query_energy_from_run(_store(store).get_run(query_run), run_queries)
+    else:
+        assert query_wh is not None
+        wh, source = query_wh, "given by the user (facility energy, as the training figure)"
+    return lifecycle(
+        est.facility_energy_kwh,
+        energy_per_query_wh=wh,
+        queries_per_day=queries_per_day,
+        days=serve_days,
+        query_energy_source=source,
+    )
 
 
 # -- runs ---------------------------------------------------------------------------------

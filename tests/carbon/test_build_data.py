@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 DATA = REPO / "src" / "wattwise" / "data"
 TZDATA = Path("/usr/share/zoneinfo")
-TABLES = ("zones.csv", "cpu_tdp.csv", "gpus.csv")
+TABLES = ("zones.csv", "cpu_tdp.csv", "gpus.csv", "instances.csv")
 
 
 def _tz_version(readme: str) -> str | None:

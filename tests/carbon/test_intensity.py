@@ -143,6 +143,21 @@ def test_hourly_csv_flexible_headers_unsorted_rows_and_naive_times(tmp_path: Pat
     assert provider.intensity_at(datetime(2024, 1, 1, 0, 10, tzinfo=UTC)).g_per_kwh == 50
 
 
+def test_hourly_csv_series_is_sorted_with_its_lines(tmp_path: Path) -> None:
+    text = (
+        "zone,Datetime (UTC),Carbon_Intensity\nFR,2024-01-01 01:00,55.5\n\nFR,2024-01-01 00:00,50\n"
+    )
+    provider = HourlyCsvIntensity(_csv(tmp_path, text))
+    series = provider.series()
+    assert series == [
+        (datetime(2024, 1, 1, 0, 0, tzinfo=UTC), 50.0),
+        (datetime(2024, 1, 1, 1, 0, tzinfo=UTC), 55.5),
+    ]
+    assert provider.line_numbers == (4, 2)  # the blank line 3 counts, sorting keeps the lines
+    series.clear()
+    assert len(provider.series()) == 2  # a new list each call
+
+
 @pytest.mark.parametrize(
     "header", ["datetime,gco2e_per_kwh", "Time,Carbon Intensity", "\ufefftimestamp,intensity"]
 )

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -334,3 +334,118 @@ def test_electricitymaps_zone_codes() -> None:
     assert electricitymaps_zone(table.get("azure:westeurope")) == "NL"
     assert electricitymaps_zone(table.get("US-TX")) is None
     assert electricitymaps_zone(table.world()) is None
+
+
+# -- forecasts -----------------------------------------------------------------------------
+
+
+def _em_forecast(request: BaseHTTPRequestHandler) -> Reply:
+    return 200, {
+        "zone": "DE",
+        "forecast": [
+            {"carbonIntensity": 310, "datetime": "2024-06-01T13:00:00.000Z"},
+            {"carbonIntensity": 290, "datetime": "2024-06-01T12:00:00.000Z"},
+            {"carbonIntensity": 150, "datetime": "2024-06-01T14:00:00.000Z"},
+            {"carbonIntensity": 120, "datetime": "2024-06-01T15:00:00.000Z"},
+        ],
+        "updatedAt": "2024-06-01T11:45:00.000Z",
+    }
+
+
+def test_electricitymaps_forecast(api: FakeApi) -> None:
+    api.routes["/v3/carbon-intensity/forecast"] = _em_forecast
+    provider = ElectricityMapsIntensity("DE", "secret-token", base_url=api.url)
+    forecast = provider.forecast()
+    hour = timedelta(hours=1)
+    assert forecast.points == (
+        (NOW, 290.0),
+        (NOW + hour, 310.0),
+        (NOW + 2 * hour, 150.0),
+        (NOW + 3 * hour, 120.0),
+    )
+    assert forecast.zone == "DE" and not forecast.marginal
+    assert forecast.source == (
+        "Electricity Maps forecast, zone DE (average intensity, updated 2024-06-01T11:45:00.000Z)"
+    )
+    path, headers = api.requests[-1]
+    assert path == "/v3/carbon-intensity/forecast?zone=DE"
+    assert headers["auth-token"] == "secret-token"
+    # Up to a deadline: the first point at or past it closes the last period.
+    assert len(provider.forecast(NOW + hour + timedelta(minutes=1)).points) == 3
+    assert len(provider.forecast(NOW + hour).points) == 2
+    assert api.count("/v3/carbon-intensity/forecast") == 3  # never cached
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "unexpected answer"),
+        ({"forecast": []}, "no forecast"),
+        ({"forecast": ["x"]}, "unexpected forecast entry"),
+        ({"forecast": [{"carbonIntensity": 5}]}, "no valid time"),
+        ({"forecast": [{"datetime": "2024-06-01T12:00Z"}]}, "no intensity value"),
+        ({"forecast": [{"datetime": "2024-06-01T12:00Z", "carbonIntensity": -1}]}, "0-3000"),
+    ],
+)
+def test_electricitymaps_forecast_bad_answers(api: FakeApi, body: Any, message: str) -> None:
+    api.routes["/v3/carbon-intensity/forecast"] = lambda r: (200, body)
+    with pytest.raises(IntensityError, match=message):
+        ElectricityMapsIntensity("DE", "t", base_url=api.url).forecast()
+
+
+def test_electricitymaps_forecast_http_error(api: FakeApi) -> None:
+    api.routes["/v3/carbon-intensity/forecast"] = lambda r: (403, {"message": "plan"})
+    with pytest.raises(IntensityError, match=r"Electricity Maps forecast \(zone DE\): HTTP 403"):
+        ElectricityMapsIntensity("DE", "t", base_url=api.url).forecast()
+
+
+def test_watttime_forecast_converts_and_says_marginal(api: FakeApi) -> None:
+    _watttime(api)
+    minutes = [0, 5, 10]
+
+    def forecast(request: BaseHTTPRequestHandler) -> Reply:
+        if not str(request.headers.get("Authorization", "")).startswith("Bearer tok"):
+            return 401, {"error": "bad token"}
+        return 200, {
+            "data": [
+                {"point_time": f"2024-06-01T12:{m:02d}:00+00:00", "value": 1000.0 + m}
+                for m in minutes
+            ],
+            "meta": {
+                "region": "CAISO_NORTH",
+                "signal_type": "co2_moer",
+                "units": "lbs_co2_per_mwh",
+                "generated_at": "2024-06-01T11:55:00+00:00",
+            },
+        }
+
+    api.routes["/v3/forecast"] = forecast
+    provider = WattTimeIntensity("ada", "pw", "CAISO_NORTH", base_url=api.url)
+    result = provider.forecast()
+    assert [p[0].minute for p in result.points] == minutes
+    assert result.points[1][1] == pytest.approx(1005.0 * 0.45359237)
+    assert result.marginal and result.zone == "CAISO_NORTH"
+    assert "marginal not average" in result.source and "CO2 only" in result.source
+    assert "generated 2024-06-01T11:55:00+00:00" in result.source
+    path, headers = api.requests[-1]
+    assert path == "/v3/forecast?region=CAISO_NORTH&signal_type=co2_moer"
+    assert headers["authorization"] == "Bearer tok1"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"meta": {}}, "no data point"),
+        ({"data": ["x"], "meta": {}}, "unexpected data point"),
+        (
+            {"data": [{"point_time": "2024-06-01T12:00Z", "value": 1}], "meta": {"units": "%"}},
+            "unsupported units",
+        ),
+        ({"data": [{"point_time": "2024-06-01T12:00Z", "value": True}]}, "no intensity value"),
+    ],
+)
+def test_watttime_forecast_bad_answers(api: FakeApi, body: Any, message: str) -> None:
+    _watttime(api)
+    api.routes["/v3/forecast"] = lambda r: (200, body)
+    with pytest.raises(IntensityError, match=message):
+        WattTimeIntensity("ada", "pw", "DE", base_url=api.url).forecast()

@@ -21,6 +21,7 @@ from wattwise.carbon._intensity import (
 )
 from wattwise.carbon._live import (
     ElectricityMapsIntensity,
+    IntensityForecast,
     WattTimeIntensity,
     electricitymaps_zone,
     live_provider_from_env,
@@ -48,6 +49,7 @@ __all__ = [
     "HourlyCsvIntensity",
     "Intensity",
     "IntensityFallbackWarning",
+    "IntensityForecast",
     "IntensityKind",
     "IntensityProvider",
     "PueChoice",

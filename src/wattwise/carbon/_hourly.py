@@ -67,10 +67,10 @@ class HourlyCsvIntensity(IntensityProvider):
     def __init__(self, path: str | os.PathLike[str], *, zone: str = "csv") -> None:
         self.path = Path(path)
         self.zone = zone
-        self._times, self._values = self._read()
+        self._times, self._values, self._lines = self._read()
         self._end = self._times[-1] + _HOUR
 
-    def _read(self) -> tuple[list[datetime], list[float]]:
+    def _read(self) -> tuple[list[datetime], list[float], list[int]]:
         name = str(self.path)
         try:
             with self.path.open(newline="", encoding="utf-8") as f:
@@ -103,7 +103,7 @@ class HourlyCsvIntensity(IntensityProvider):
         for (a, _, _), (b, _, line) in itertools.pairwise(pairs):
             if a == b:
                 raise ConfigError(f"{name}:{line}: timestamp {b.isoformat()} appears twice")
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        return [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]
 
     @property
     def start(self) -> datetime:
@@ -114,6 +114,20 @@ class HourlyCsvIntensity(IntensityProvider):
     def end(self) -> datetime:
         """One hour after the last row's time."""
         return self._end
+
+    def series(self) -> list[tuple[datetime, float]]:
+        """Every row as ``(time, gCO2e/kWh)``, sorted by time (a new list each call).
+
+        Times are timezone-aware (naive ones were read as UTC). Each value holds until the
+        next row's time; the rows' file lines are :attr:`line_numbers`, in the same order,
+        so a caller that finds a problem (a gap, for scheduling) can name the line.
+        """
+        return list(zip(self._times, self._values, strict=True))
+
+    @property
+    def line_numbers(self) -> tuple[int, ...]:
+        """The file line (1-based, header is line 1) of each row of :meth:`series`."""
+        return tuple(self._lines)
 
     def intensity_at(self, at: datetime) -> Intensity:
         """The row whose period contains ``at``; the nearest row outside the range."""

@@ -16,7 +16,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from wattwise._version import __version__
@@ -27,6 +28,7 @@ from wattwise.exceptions import ConfigError, IntensityError
 
 __all__ = [
     "ElectricityMapsIntensity",
+    "IntensityForecast",
     "WattTimeIntensity",
     "electricitymaps_zone",
     "live_provider_from_env",
@@ -37,6 +39,25 @@ WATTTIME_URL = "https://api.watttime.org"
 G_PER_KWH_PER_LB_PER_MWH = 0.45359237
 """1 lb/MWh = 453.59237 g / 1000 kWh."""
 _MAX_BODY = 1_000_000
+FORECAST_TIMEOUT_S = 10.0
+"""Time limit of one forecast download, all requests included (a forecast is asked for
+once, before a job is scheduled, so it may take longer than a "latest" figure)."""
+
+
+@dataclass(frozen=True)
+class IntensityForecast:
+    """A provider's intensity forecast: ``(time, gCO2e/kWh)`` points, sorted by time.
+
+    Each value holds from its time until the next point's. ``marginal`` is True for a
+    marginal emission rate (WattTime's MOER: the CO2 of the plant that answers a change in
+    demand), False for an average intensity of the grid's mix; ``source`` says which, in
+    words. A forecast is a prediction: the intensity that happens may differ.
+    """
+
+    points: tuple[tuple[datetime, float], ...]
+    zone: str
+    source: str
+    marginal: bool
 
 
 class _HttpStatusError(IntensityError):
@@ -181,6 +202,42 @@ class ElectricityMapsIntensity(IntensityProvider):
         source = f"Electricity Maps live, zone {self.zone_code} ({', '.join(details)})"
         return Intensity(value, self.zone_code, at.year, source, "live")
 
+    def forecast(
+        self, deadline: datetime | None = None, *, timeout_s: float = FORECAST_TIMEOUT_S
+    ) -> IntensityForecast:
+        """The zone's intensity forecast (``GET /v3/carbon-intensity/forecast?zone=...``).
+
+        Average intensity of the zone's electricity (lifecycle emission factors unless the
+        answer says otherwise), hourly, as far ahead as the account's plan allows (typically
+        24-72 h: https://docs.electricitymaps.com). Points after ``deadline`` are dropped,
+        except the first one, which closes the last period. Not cached; IntensityError on
+        failure.
+        """
+        what = f"Electricity Maps forecast (zone {self.zone_code})"
+        query = urllib.parse.urlencode({"zone": self.zone_code})
+        url = f"{self.base_url}/v3/carbon-intensity/forecast?{query}"
+        data = _get_json(url, {"auth-token": self._token}, time.monotonic() + timeout_s, what)
+        if not isinstance(data, dict):
+            raise IntensityError(f"{what}: unexpected answer")
+        rows = data.get("forecast")
+        if not isinstance(rows, list) or not rows:
+            raise IntensityError(f"{what}: the answer has no forecast")
+        points = []
+        for row in rows:
+            if not isinstance(row, dict):
+                raise IntensityError(f"{what}: unexpected forecast entry {row!r}")
+            points.append(
+                (_time(row.get("datetime"), what), _number(row.get("carbonIntensity"), what))
+            )
+        details = ["average intensity"]
+        factor = data.get("emissionFactorType") or rows[0].get("emissionFactorType")
+        if factor:
+            details.append(str(factor))
+        if isinstance(data.get("updatedAt"), str):
+            details.append(f"updated {data['updatedAt']}")
+        source = f"Electricity Maps forecast, zone {self.zone_code} ({', '.join(details)})"
+        return IntensityForecast(_until(points, deadline), self.zone_code, source, False)
+
     def __repr__(self) -> str:
         return f"ElectricityMapsIntensity({self.zone_code!r})"
 
@@ -237,11 +294,9 @@ class WattTimeIntensity(IntensityProvider):
         self._token, self._token_at = token, time.monotonic()
         return token
 
-    def _fetch(self, deadline: float) -> Intensity:
-        what = f"WattTime (region {self.region})"
-        query = urllib.parse.urlencode(
-            {"region": self.region, "signal_type": "co2_moer", "horizon_hours": 0}
-        )
+    def _get_forecast(self, params: Mapping[str, object], deadline: float, what: str) -> Any:
+        """``GET /v3/forecast`` with the token, logging in again once if it was refused."""
+        query = urllib.parse.urlencode({"region": self.region, "signal_type": "co2_moer", **params})
         url = f"{self.base_url}/v3/forecast?{query}"
         token = self._login(deadline)
         try:
@@ -254,19 +309,18 @@ class WattTimeIntensity(IntensityProvider):
             data = _get_json(url, {"Authorization": f"Bearer {token}"}, deadline, what)
         if not isinstance(data, dict):
             raise IntensityError(f"{what}: unexpected answer")
+        return data
+
+    def _fetch(self, deadline: float) -> Intensity:
+        what = f"WattTime (region {self.region})"
+        data = self._get_forecast({"horizon_hours": 0}, deadline, what)
         points = data.get("data")
         meta = data.get("meta")
         if not isinstance(meta, dict):
             meta = {}
         if not isinstance(points, list) or not points or not isinstance(points[0], dict):
             raise IntensityError(f"{what}: the answer has no data point")
-        units = str(meta.get("units", "lbs_co2_per_mwh"))
-        raw = points[0].get("value")
-        if units == "lbs_co2_per_mwh" and isinstance(raw, int | float):
-            raw = raw * G_PER_KWH_PER_LB_PER_MWH
-        elif units not in ("kg_co2_per_mwh", "g_co2_per_kwh"):
-            raise IntensityError(f"{what}: unsupported units {units!r}")
-        value = _number(raw, what)
+        value = _moer(points[0].get("value"), str(meta.get("units", "lbs_co2_per_mwh")), what)
         at = _time(points[0].get("point_time"), what)
         source = (
             f"WattTime marginal CO2 rate (co2_moer; CO2 only, marginal not average), "
@@ -274,8 +328,66 @@ class WattTimeIntensity(IntensityProvider):
         )
         return Intensity(value, self.region, at.year, source, "live")
 
+    def forecast(
+        self, deadline: datetime | None = None, *, timeout_s: float = FORECAST_TIMEOUT_S
+    ) -> IntensityForecast:
+        """The region's marginal CO2 rate forecast (``GET /v3/forecast?signal_type=co2_moer``).
+
+        WattTime's whole forecast horizon (24-72 h depending on the region, 5-minute points:
+        https://docs.watttime.org), lbs/MWh converted to g/kWh. A marginal rate, CO2 only,
+        not an average intensity: ``marginal`` is True and ``source`` says so. Points after
+        ``deadline`` are dropped, except the first one, which closes the last period. Not
+        cached; IntensityError on failure.
+        """
+        what = f"WattTime forecast (region {self.region})"
+        data = self._get_forecast({}, time.monotonic() + timeout_s, what)
+        rows = data.get("data")
+        meta = data.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
+        if not isinstance(rows, list) or not rows:
+            raise IntensityError(f"{what}: the answer has no data point")
+        units = str(meta.get("units", "lbs_co2_per_mwh"))
+        points = []
+        for row in rows:
+            if not isinstance(row, dict):
+                raise IntensityError(f"{what}: unexpected data point {row!r}")
+            points.append(
+                (_time(row.get("point_time"), what), _moer(row.get("value"), units, what))
+            )
+        generated = meta.get("generated_at")
+        details = f", generated {generated}" if isinstance(generated, str) and generated else ""
+        source = (
+            f"WattTime marginal CO2 rate forecast (co2_moer; CO2 only, marginal not average), "
+            f"region {self.region}{details}"
+        )
+        return IntensityForecast(_until(points, deadline), self.region, source, True)
+
     def __repr__(self) -> str:
         return f"WattTimeIntensity({self.region!r})"
+
+
+def _moer(raw: object, units: str, what: str) -> float:
+    """A WattTime value in g/kWh: lbs/MWh × 0.45359237; kg/MWh is g/kWh already."""
+    if units == "lbs_co2_per_mwh" and isinstance(raw, int | float) and not isinstance(raw, bool):
+        raw = raw * G_PER_KWH_PER_LB_PER_MWH
+    elif units not in ("lbs_co2_per_mwh", "kg_co2_per_mwh", "g_co2_per_kwh"):
+        raise IntensityError(f"{what}: unsupported units {units!r}")
+    return _number(raw, what)
+
+
+def _until(
+    points: list[tuple[datetime, float]], deadline: datetime | None
+) -> tuple[tuple[datetime, float], ...]:
+    """Sorted ``points``, without those after the first one at or past ``deadline``."""
+    points = sorted(points, key=lambda p: p[0])
+    if deadline is None:
+        return tuple(points)
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=timezone.utc)
+    kept = [p for p in points if p[0] < deadline]
+    kept.extend(p for p in points[len(kept) :][:1])
+    return tuple(kept)
 
 
 def electricitymaps_zone(zone: Zone) -> str | None:
