@@ -78,6 +78,10 @@ PROVIDER_NAMES = {
 }
 EXTRA_ALIASES = {"GBR": ("UK", "Great Britain")}
 
+V100_SHEET = (
+    "https://images.nvidia.com/content/technologies/volta/pdf/"
+    "volta-v100-datasheet-update-us-1165301-r5.pdf"
+)
 GPU_COLUMNS = ("name", "kind", "tdp_w", "tflops_fp32", "tflops_fp16", "memory_gb", "source")
 # Clear errors in the source rows, checked against the row's own datasheet link.
 GPU_FIXES: dict[str, dict[str, str]] = {
@@ -96,9 +100,29 @@ GPU_FIXES: dict[str, dict[str, str]] = {
     # for A100, T4, L40S); the V100 rows had the non-tensor figure. NVIDIA V100 datasheet
     # (https://images.nvidia.com/content/technologies/volta/pdf/volta-v100-datasheet-update-us-1165301-r5.pdf):
     # tensor performance 125 TFLOPS (SXM2), 112 (PCIe).
-    "Tesla V100-PCIE-16GB": {"tflops_fp16": "112"},
-    "Tesla V100-SXM2-16GB": {"tflops_fp16": "125"},
-    "Tesla V100-SXM2-32GB": {"tflops_fp16": "125"},
+    # The same datasheet gives the TDPs, which the source rows had swapped (250 W for the
+    # PCIe card, 300 W for SXM2), and single precision: 14 (PCIe), 15.7 (SXM2) TFLOPS.
+    "Tesla V100-PCIE-16GB": {
+        "tflops_fp32": "14",
+        "tflops_fp16": "112",
+        "tdp_w": "250",
+        "source": V100_SHEET,
+    },
+    "Tesla V100-SXM2-16GB": {
+        "tflops_fp32": "15.7",
+        "tflops_fp16": "125",
+        "tdp_w": "300",
+        "source": V100_SHEET,
+    },
+    "Tesla V100-SXM2-32GB": {"tflops_fp32": "15.7", "tflops_fp16": "125", "source": V100_SHEET},
+    # The row's own product brief: FP16 tensor 242 TFLOPS "with sparsity" -> 121 dense.
+    "L4": {"tflops_fp16": "121"},
+    # A K80 board carries two GK210 GPUs (300 W together); the row's memory and TFLOPS are
+    # one GK210's, and the instance tables count GK210s (p2.16xlarge: 16), so the TDP is
+    # the board's half: 150 W (NVIDIA Tesla K80 board specification BD-07317-001).
+    "Tesla K80": {"tdp_w": "150"},
+    # 16 and 32 are the module's INT8 TOPS (the elinux page), not FLOP/s: left empty.
+    "AGX Xavier": {"tflops_fp32": "", "tflops_fp16": ""},
 }
 _MISSING = {"", "nan", "unk", "none", "n/a"}
 
@@ -509,10 +533,16 @@ byte. Every zone row carries its own `year` and `source`.
   dropped, a garbled TDP range or a second, conflicting row for the same model:
   {cpus_dropped}.
 - GPUs: headers stripped, `NaN`/`unk` emptied, the A10G row (one cell short) re-aligned,
-  and three clear errors fixed against the row's own datasheet link: GTX 750 (55 W,
-  1.111 TFLOPS fp32, 1 GB), Quadro P6000 (fp16 0.197 TFLOPS), Tesla M40 24GB (24 GB).
-  TPU rows give average power, not TDP (as their source says); H100 and L40S peaks are
-  the datasheet's tensor-core figures.
+  and clear errors fixed (`GPU_FIXES` in `scripts/build_data.py`, each with its reason):
+  GTX 750 (55 W, 1.111 TFLOPS fp32, 1 GB), Quadro P6000 (fp16 0.197 TFLOPS), Tesla M40
+  24GB (24 GB); H100 SXM/NVL and L4 fp16 halved to the dense peak (the source had the
+  "with sparsity" figures) with the datasheet's fp32; V100 fp16 set to the dense
+  tensor-core peak (125 SXM2, 112 PCIe), fp32 and the swapped TDPs (PCIe 250 W, SXM2
+  300 W) from NVIDIA's V100 datasheet; Tesla K80 150 W (one GK210, as its memory and
+  FLOP/s are); AGX Xavier's INT8 TOPS removed from the FLOP/s columns. The fp16 column
+  is the dense tensor-core peak where a card has tensor cores and the source gives it;
+  some consumer rows hold the non-tensor figure. TPU rows give average power, not TDP
+  (as their source says).
 - Timezones: every `zone.tab` entry, then `zone1970.tab`, then legacy link names whose
   target is a single country's zone (so `US/Pacific` maps to USA, while `Iceland`, a link
   to the multi-country `Africa/Abidjan`, is left out).

@@ -104,10 +104,52 @@ def test_from_a_stored_run(tmp_path: Path) -> None:
     ],
 )
 def test_user_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
-    result = _cli(*args)
+    assert message in _one_line_error(_cli(*args))
+
+
+def _one_line_error(result: Result) -> str:
     assert result.exit_code == 2, result.output
-    assert message in result.output
-    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith("wattwise: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--power-w", "100", "--hours", "5", "--count", "8"), "count does not apply"),
+        (("--power-w", "100", "--hours", "5", "--mfu", "0.3"), "mfu does not apply"),
+        (("--power-w", "100", "--hours", "5", "--provider", "gcp"), "--provider goes with"),
+        (("--power-w", "100", "--hours", "5", "--regions", "FRA"), "--regions goes with"),
+        (("--power-w", "100", "--hours", "5", "--top", "3"), "--top goes with"),
+        (("--power-w", "100", "--hours", "5", "--currency", "EUR"), "give the price"),
+        (("--params", "1e200", "--tokens", "1e200", "--gpu", "H100 SXM"), "overflows"),
+        (("--power-w", "100", "--hours", "1e308", "--pue", "1"), "no finite result"),
+        (("--power-w", "100", "--hours", "1", "--embodied-lifetime-years", "5"), "goes with"),
+    ],
+)
+def test_options_that_would_be_ignored_or_overflow_are_refused(
+    args: tuple[str, ...], message: str
+) -> None:
+    assert message in _one_line_error(_cli(*args))
+
+
+def test_your_own_embodied_figure_per_device() -> None:
+    doc = _json("--power-w", "1000", "--hours", "10", "--zone", "FRA", "--embodied-kgco2e",
+                "1000", "--embodied-lifetime-years", "4")  # fmt: skip
+    # the SCI worked example's device, reserved for 10 hours
+    assert doc["embodied"]["co2e_g"] == pytest.approx(1e6 * 10 / (4 * 365.25 * 24))  # type: ignore[index]
+
+
+def test_markup_in_names_is_printed_as_text(tmp_path: Path) -> None:
+    hw = tmp_path / "hw.csv"
+    hw.write_text("name,kind,tdp_w\nMyChip [/b],gpu,100\n", encoding="utf-8")
+    result = _cli("--gpu", "MyChip [/b]", "--hours", "2", "--file", str(hw), "--zone", "FRA")
+    assert result.exit_code == 0, result.output
+    assert "MyChip [/b]" in result.output
+    found = CliRunner().invoke(main, ["hardware", "search", "mychip", "--file", str(hw)])
+    assert found.exit_code == 0 and "MyChip [/b]" in found.output
 
 
 def test_an_unknown_run_is_a_user_error(tmp_path: Path) -> None:

@@ -247,8 +247,16 @@ def test_to_dict_is_json_ready_and_complete() -> None:
         ({"power_w": -1, "hours": 1}, "power_w must be a finite number > 0"),
         ({}, "nothing to estimate from"),
         ({"power_w": 100, "hours": 1, "flops": 1e18}, "not both"),
-        ({"power_w": 100, "hardware": GPU, "hours": 1}, "not both"),
-        ({"flops": 1e18, "hardware": GPU, "hours": 3}, "FLOPs or hours, not both"),
+        ({"power_w": 100, "hardware": GPU, "hours": 1}, "hardware does not apply"),
+        ({"flops": 1e18, "hardware": GPU, "hours": 3}, "hours does not apply .* FLOPs"),
+        ({"power_w": 100, "hours": 5, "count": 8}, "count does not apply .* device_power_w"),
+        ({"power_w": 100, "hours": 5, "utilisation": 0.5, "mfu": 0.3}, "utilisation and mfu do"),
+        ({"hardware": GPU, "hours": 5, "mfu": 0.3}, "mfu does not apply .* hardware and hours"),
+        ({"hardware": GPU, "hours": 5, "scale_data": 2.0}, "scale_data does not apply"),
+        ({"hardware": GPU, "hours": 5, "devices": 4}, "devices does not apply"),
+        ({"params": 1e200, "tokens": 1e200, "hardware": GPU}, "overflows"),
+        ({"flops": 1e22, "hardware": GPU, "mfu": 1e-320}, "no finite result"),
+        ({"hardware": GPU, "hours": 1e308, "count": 8}, "no finite result"),
         ({"flops": 1e18}, "give the hardware"),
         ({"params": 1e9, "hardware": GPU}, "give both params and tokens"),
         ({"flops": 1e18, "params": 1e9, "tokens": 1e9, "hardware": GPU}, "not both"),
@@ -273,3 +281,50 @@ def test_unknown_hardware_lists_the_closest_names() -> None:
 def test_hardware_without_a_tdp_asks_for_the_power() -> None:
     with pytest.raises(ConfigError, match="no TDP"):
         estimate(hardware=HardwareEntry("Mystery", "gpu", None), hours=1, carbon=BASIS)
+
+
+def test_a_run_refuses_inputs_it_would_ignore() -> None:
+    run = make_record(duration_s=3600.0, machine=make_footprint(3.6e6))
+    with pytest.raises(ConfigError, match=r"hardware and hours do not apply .* a measured run"):
+        estimate(run=run, hardware=GPU, hours=3, carbon=BASIS)
+    with pytest.raises(ConfigError, match="scaling_efficiency applies when devices differs"):
+        estimate(run=run, scaling_efficiency=0.8, carbon=BASIS)
+
+
+def test_tpu_rows_are_measured_averages_not_tdp() -> None:
+    est = estimate(hardware="TPUv3 Chip", count=4, hours=10, carbon=BASIS)
+    tpu = lookup("TPUv3 Chip")
+    assert tpu.tdp_w is not None
+    assert est.it_energy_kwh == est.it_energy_high_kwh == pytest.approx(4 * tpu.tdp_w * 10 / 1000)
+    assert any("measured average" in a.source for a in est.assumptions)
+
+
+def test_embodied_range_follows_the_hours_range() -> None:
+    from wattwise.embodied import embodied_default
+
+    est = estimate(flops=1e21, hardware=GPU, count=2, carbon=BASIS, embodied=True)
+    gpu = embodied_default("gpu")
+    low, high = gpu.inputs(bound="low"), gpu.inputs(bound="high")
+    assert est.embodied_low_g == pytest.approx(2 * low.co2e_g(est.hours_low * 3600))
+    assert est.embodied_high_g == pytest.approx(2 * high.co2e_g(est.hours_high * 3600))
+    assert est.embodied_low_g < est.embodied_g < est.embodied_high_g  # type: ignore[operator]
+    assert est.co2e_g == estimate(flops=1e21, hardware=GPU, count=2, carbon=BASIS).co2e_g
+
+
+def test_a_currency_needs_its_price() -> None:
+    with pytest.raises(ConfigError, match="give the price"):
+        carbon_basis(zone="FRA", currency="EUR", environ={})
+
+
+def test_a_user_file_reaches_the_instances_that_carry_its_device(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from wattwise.catalogue import catalogue
+
+    path = Path(str(tmp_path)) / "hw.csv"
+    path.write_text("name,kind,tdp_w,tflops_fp16\nTesla V100-SXM2-16GB,gpu,333,125\n")
+    mine = {e.name: e for e in catalogue(path)}
+    assert mine["p3.16xlarge"].tdp_w == pytest.approx(8 * 333)
+    est = estimate(hardware="p3.16xlarge", hours=1, utilisation=1.0, carbon=BASIS,
+                   hardware_file=str(path))  # fmt: skip
+    assert est.it_energy_kwh == pytest.approx(8 * 333 / 1000)

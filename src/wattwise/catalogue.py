@@ -238,13 +238,24 @@ def load_user_file(path: str | os.PathLike[str]) -> tuple[HardwareEntry, ...]:
 
 
 def catalogue(user_file: str | os.PathLike[str] | None = None) -> tuple[HardwareEntry, ...]:
-    """Every entry: the packaged ones, with a user file's rows replacing same-named ones."""
+    """Every entry: the packaged ones, with a user file's rows replacing same-named ones
+    (and the packaged instance types that carry a replaced accelerator recomputed)."""
     base = list(_packaged())
     if user_file is None:
         return tuple(base)
     mine = load_user_file(user_file)
     names = {e.name.casefold() for e in mine}
-    return tuple([e for e in base if e.name.casefold() not in names] + list(mine))
+    kept = [e for e in base if e.name.casefold() not in names]
+    # packaged instances carry the figures of their accelerator: rebuild them when the
+    # user's file replaces that accelerator
+    devices = {e.name.casefold(): e for e in [*kept, *mine] if e.kind != "instance"}
+    rows = {r["name"].strip().casefold(): r for r in _table("instances.csv")}
+    out = []
+    for e in kept:
+        if e.kind == "instance" and e.accelerator and e.accelerator.casefold() in names:
+            e = _instance(rows[e.name.casefold()], devices, "instances.csv", e.source)
+        out.append(e)
+    return tuple(out + list(mine))
 
 
 _SPLIT = re.compile(r"[^a-z0-9.]+")

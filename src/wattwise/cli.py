@@ -864,7 +864,9 @@ def hardware_search(
         return
     if not hits:
         raise _UserError(f"no hardware matches {query!r}")
-    table = Table(title=f"hardware matching {query!r}")
+    from rich.markup import escape
+
+    table = Table(title=escape(f"hardware matching {query!r}"))
     for col in ("name", "kind", "TDP W", "TFLOPS fp32", "TFLOPS fp16", "memory GB", "score"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right")
     for m in hits:
@@ -873,7 +875,7 @@ def hardware_search(
         if e.accelerator:
             name += f" ({e.accelerator_count}× {e.accelerator})"
         table.add_row(
-            name,
+            escape(name),
             e.kind,
             _fmt_num(e.tdp_w),
             _fmt_num(e.tflops_fp32),
@@ -1032,7 +1034,7 @@ def deployment_federated(as_json: bool, **kw: Any) -> None:
 # -- estimate -----------------------------------------------------------------------------
 @main.command("estimate")
 @click.option("--gpu", "--hardware", "hardware", help="Accelerator, CPU or instance (fuzzy).")
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--count", type=click.IntRange(min=1), help="Devices (default 1).")
 @click.option("--hours", type=float, help="Wall-clock hours of the job.")
 @click.option("--days", type=float, help="Wall-clock days of the job (instead of --hours).")
 @click.option("--utilisation", type=float, help="Average draw as a share of TDP (0-1.5).")
@@ -1063,17 +1065,26 @@ def deployment_federated(as_json: bool, **kw: Any) -> None:
 @click.option("--price", "price_per_kwh", type=float, help="Electricity price per kWh.")
 @click.option("--currency", help="Currency of --price.")
 @click.option("--embodied", is_flag=True, help="Add SCI embodied emissions (shown apart).")
+@click.option(
+    "--embodied-kgco2e",
+    type=float,
+    help="Your device's manufacturing emissions, kgCO2e per device (implies --embodied).",
+)
+@click.option(
+    "--embodied-lifetime-years",
+    type=float,
+    help="With --embodied-kgco2e: the device's expected life (default 4).",
+)
 @click.option("--compare-regions", is_flag=True, help="Rank zones for the same job.")
 @click.option("--regions", help="Comma-separated zones to rank (default: cloud regions).")
 @click.option(
     "--region-kind",
     type=click.Choice(["cloud", "country", "us_state", "all"]),
-    default="cloud",
-    show_default=True,
+    help="Which zones to rank (default: cloud).",
 )
 @click.option("--provider", help="Only this cloud's regions (aws, gcp, azure...).")
 @click.option("--compare-hardware", is_flag=True, help="Rank accelerators for the same FLOPs.")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), help="Rows of a comparison to show (10).")
 @click.option("--queries-per-day", type=float, help="Lifecycle: inference queries served a day.")
 @click.option("--query-wh", type=float, help="Lifecycle: facility energy per query, Wh.")
 @click.option("--query-run", help="Lifecycle: a measured inference run (id) for the Wh/query.")
@@ -1085,7 +1096,7 @@ def deployment_federated(as_json: bool, **kw: Any) -> None:
 @_hw_file_option
 def estimate_command(
     hardware: str | None,
-    count: int,
+    count: int | None,
     hours: float | None,
     days: float | None,
     run_id: str | None,
@@ -1097,12 +1108,14 @@ def estimate_command(
     price_per_kwh: float | None,
     currency: str | None,
     embodied: bool,
+    embodied_kgco2e: float | None,
+    embodied_lifetime_years: float | None,
     compare_regions: bool,
     regions: str | None,
-    region_kind: str,
+    region_kind: str | None,
     provider: str | None,
     compare_hardware: bool,
-    top: int,
+    top: int | None,
     queries_per_day: float | None,
     query_wh: float | None,
     query_run: str | None,
@@ -1130,6 +1143,24 @@ def estimate_command(
         if not days > 0:
             raise _UserError(f"--days must be > 0, not {days:g}")
         hours = days * 24
+    if not compare_regions:
+        for name, value in (("--regions", regions), ("--region-kind", region_kind),
+                            ("--provider", provider)):  # fmt: skip
+            if value is not None:
+                raise _UserError(f"{name} goes with --compare-regions")
+    if top is not None and not (compare_regions or compare_hardware):
+        raise _UserError("--top goes with --compare-regions or --compare-hardware")
+    if embodied_lifetime_years is not None and embodied_kgco2e is None:
+        raise _UserError("--embodied-lifetime-years goes with --embodied-kgco2e")
+    mine: Any = embodied
+    if embodied_kgco2e is not None:
+        from wattwise.embodied import DEFAULT_LIFETIME_YEARS, EmbodiedInputs
+
+        mine = EmbodiedInputs(
+            embodied_kgco2e,
+            embodied_lifetime_years or DEFAULT_LIFETIME_YEARS,
+            source="given by the user (--embodied-kgco2e)",
+        )
     run = None
     if run_id is not None:
         run = _store(store).get_run(run_id)
@@ -1148,7 +1179,7 @@ def estimate_command(
         run=run,
         carbon=basis,
         hardware_file=user_file,
-        embodied=embodied,
+        embodied=mine,
         **inputs,
     )
     region_rows: list[Any] = []
@@ -1157,7 +1188,7 @@ def estimate_command(
         from wattwise.planning import compare_regions as rank_regions
 
         names = [z.strip() for z in regions.split(",") if z.strip()] if regions else None
-        region_rows = rank_regions(est, zones=names, kind=region_kind, provider=provider)
+        region_rows = rank_regions(est, zones=names, kind=region_kind or "cloud", provider=provider)
     if compare_hardware:
         from wattwise.catalogue import catalogue
         from wattwise.planning import compare_hardware as rank_hardware
@@ -1173,16 +1204,16 @@ def estimate_command(
             doc["regions"] = [r.to_dict() for r in region_rows]
         if compare_hardware:
             doc["hardware_options"] = [r.to_dict() for r in hardware_rows]
-        click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+        click.echo(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
         return
     from wattwise.plan_view import print_estimate, print_hardware, print_lifecycle, print_regions
 
     console = _console(stderr=False)
     print_estimate(est, console)
     if compare_regions:
-        print_regions(region_rows, top, console)
+        print_regions(region_rows, top or 10, console)
     if compare_hardware:
-        print_hardware(hardware_rows, top, console)
+        print_hardware(hardware_rows, top or 10, console)
     if life is not None:
         print_lifecycle(life.lines(), console)
 

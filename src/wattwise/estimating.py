@@ -70,10 +70,11 @@ POWER_FRACTION = Band(
     0.8,
     0.6,
     1.0,
-    "average draw as a share of TDP during training. Published averages: Strubell et al. "
-    "2019 Table 3, 0.63-0.76 of TDP per GPU with the host's share included (P100: "
-    "1415.78-1515.43 W / 8 GPUs / 250 W; BERT on V100: 12041.51 W / 64 / 300 W); Patterson "
-    "et al. 2021 Table 4, 330 W per V100 (1.1, host included). Central 0.8, range 0.6-1.0",
+    "average draw as a share of TDP during training, a planning band rather than a fit. "
+    "Published per-device averages, each with the host's share included so the device's own "
+    "draw is lower: Strubell et al. 2019 Table 3, 0.63-0.76 of TDP (P100: 1415.78-1515.43 W "
+    "/ 8 GPUs / 250 W; BERT on V100: 12041.51 W / 64 / 300 W); Patterson et al. 2021 Table "
+    "4, 1.1 (330 W per 300 W V100). Central 0.8, range 0.6-1.0",
 )
 """Default utilisation (average power / TDP) and its range."""
 
@@ -297,7 +298,10 @@ def transformer_flops(params: float, tokens: float) -> float:
     n = _positive(params, "params")
     d = _positive(tokens, "tokens")
     assert n is not None and d is not None
-    return 6.0 * n * d
+    flops = 6.0 * n * d
+    if not math.isfinite(flops):
+        raise ConfigError(f"6 × params × tokens overflows ({params:g} × {tokens:g})")
+    return flops
 
 
 def peak_tflops(entry: HardwareEntry, precision: Precision) -> tuple[float, Precision]:
@@ -313,8 +317,8 @@ def peak_tflops(entry: HardwareEntry, precision: Precision) -> tuple[float, Prec
     if other:
         return other, "fp32" if precision == "fp16" else "fp16"
     raise ConfigError(
-        f"the catalogue has no peak FLOP/s for {entry.name!r}; give the hours instead, or add "
-        "tflops_fp16/tflops_fp32 in a hardware file (--file)"
+        f"the catalogue has no peak FLOP/s for {entry.name!r}: estimate from hardware and "
+        "hours, or add tflops_fp16/tflops_fp32 in a hardware file (--file)"
     )
 
 
@@ -373,6 +377,8 @@ def carbon_basis(
     else:
         g = z.intensity_g_per_kwh
         intensity_source = f"{z.id} annual average {z.year}: {z.source}"
+    if currency is not None and price_per_kwh is None:
+        raise ConfigError("give the price (price_per_kwh) in that currency with the currency")
     if price_per_kwh is not None:
         price = _positive(price_per_kwh, "price_per_kwh", allow_zero=True)
         assert price is not None
@@ -399,7 +405,7 @@ def carbon_basis(
 def estimate(
     *,
     hardware: str | HardwareEntry | None = None,
-    count: int = 1,
+    count: int | None = None,
     hours: float | None = None,
     utilisation: float | None = None,
     power_w: float | None = None,
@@ -456,6 +462,25 @@ def estimate(
     ]
     if len(forms) > 1:
         raise ConfigError(f"give one of {' or '.join(forms)}, not both")
+    _refuse_unused(
+        run=run is not None,
+        power=power_w is not None,
+        flops=has_flops,
+        given={
+            "hardware": hardware,
+            "count": count,
+            "hours": hours,
+            "utilisation": utilisation,
+            "mfu": mfu,
+            "device_power_w": device_power_w,
+            "devices": devices,
+            "scaling_efficiency": scaling_efficiency,
+            "scale_data": None if scale_data == 1.0 else scale_data,
+            "scale_epochs": None if scale_epochs == 1.0 else scale_epochs,
+        },
+    )
+    if count is None:
+        count = 1
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"count must be an integer ≥ 1, not {count!r}")
     if run is not None:
@@ -495,9 +520,55 @@ def estimate(
             "nothing to estimate from: give a hardware name and hours, an average power and "
             "hours, training FLOPs (or params and tokens) with a hardware name, or a run"
         )
+    _check_finite(est)
     if embodied is not False and embodied is not None:
         est = _with_embodied(est, embodied)
     return est
+
+
+# the inputs each form uses; any other one given is refused rather than ignored
+_USES: dict[str, frozenset[str]] = {
+    "run": frozenset({"devices", "scaling_efficiency", "scale_data", "scale_epochs"}),
+    "power": frozenset({"hours"}),
+    "device power": frozenset({"hours", "count", "device_power_w", "hardware"}),
+    "flops": frozenset({"hardware", "count", "utilisation", "mfu", "device_power_w"}),
+    "hardware": frozenset({"hardware", "count", "hours", "utilisation", "device_power_w"}),
+}
+
+
+def _refuse_unused(*, run: bool, power: bool, flops: bool, given: Mapping[str, Any]) -> None:
+    """ConfigError naming an input the chosen form would silently ignore."""
+    if run:
+        form = "run"
+    elif power:
+        form = "power"
+    elif given["device_power_w"] is not None and given["hardware"] is None:
+        form = "device power"
+    elif flops:
+        form = "flops"
+    else:
+        form = "hardware"
+    unused = [k for k, v in given.items() if v is not None and k not in _USES[form]]
+    if unused:
+        words = {
+            "run": "a measured run",
+            "power": "the job's average power (power_w; for one per device use "
+            "device_power_w with count)",
+            "device power": "a power per device",
+            "flops": "training FLOPs (hours follow from them)",
+            "hardware": "hardware and hours",
+        }[form]
+        names = unused[0] if len(unused) == 1 else f"{', '.join(unused[:-1])} and {unused[-1]}"
+        verb = "does" if len(unused) == 1 else "do"
+        raise ConfigError(f"{names} {verb} not apply to an estimate from {words}")
+
+
+def _check_finite(est: Estimate) -> None:
+    figures = (est.hours_low, est.hours_high, est.it_energy_low_kwh, est.it_energy_high_kwh)
+    if not all(math.isfinite(x) for x in (*figures, est.hours, est.it_energy_kwh)):
+        raise ConfigError(
+            f"the inputs give no finite result ({est.description}): check their magnitudes"
+        )
 
 
 def _entry(hardware: str | HardwareEntry, hardware_file: str | None) -> HardwareEntry:
@@ -520,6 +591,14 @@ def _device_power(
         )
     u = _fraction(utilisation, "utilisation", 1.5)
     tdp = entry.tdp_w / (entry.accelerator_count or 1)
+    if u is None and entry.kind == "tpu":
+        a = Assumption(
+            "power per device",
+            f"{tdp:g} W, the catalogue's figure used as the average draw (exact)",
+            "the TPU rows hold a measured average power per chip (Patterson et al. 2021), "
+            "not a TDP, so no share of it is taken",
+        )
+        return tdp, tdp, tdp, a
     if u is not None:
         a = Assumption("utilisation", f"{u:g} of TDP (exact)", "given by the user")
         return tdp * u, tdp * u, tdp * u, a
@@ -532,17 +611,23 @@ def _device_power(
     return tdp * band.central, tdp * band.low, tdp * band.high, a
 
 
-def _units(entry: HardwareEntry, count: int) -> tuple[HardwareEntry, int, str]:
+def _units(
+    entry: HardwareEntry, count: int, hardware_file: str | None = None
+) -> tuple[HardwareEntry, int, str]:
     """An instance counts as its accelerators: (device, devices, words)."""
     if entry.kind == "instance" and entry.accelerator:
+        from wattwise.catalogue import catalogue
+
         n = count * (entry.accelerator_count or 1)
-        device = lookup(entry.accelerator)
+        entries = catalogue(hardware_file) if hardware_file else None
+        device = lookup(entry.accelerator, kind=("gpu", "tpu"), entries=entries)
         return device, n, f"{count} × {entry.name} ({n} × {device.name})"
     return entry, count, f"{count} × {entry.name}"
 
 
 def _hardware_assumptions(entry: HardwareEntry, device: HardwareEntry) -> list[Assumption]:
-    out = [Assumption("TDP", f"{device.tdp_w:g} W per {device.name}", device.source or "catalogue")]
+    tdp = "unknown" if device.tdp_w is None else f"{device.tdp_w:g} W"
+    out = [Assumption("TDP", f"{tdp} per {device.name}", device.source or "catalogue")]
     if entry is not device:
         out.insert(
             0,
@@ -569,7 +654,7 @@ def _from_hardware(
     if h is None:
         raise ConfigError("give the hours (--hours) the hardware will run, or training FLOPs")
     entry = _entry(hardware, hardware_file)
-    device, n, words = _units(entry, count)
+    device, n, words = _units(entry, count, hardware_file)
     if device_power_w is not None:
         if utilisation is not None:
             raise ConfigError("give a utilisation or a power per device, not both")
@@ -699,7 +784,7 @@ def _from_flops(
     if hardware is None:
         raise ConfigError("give the hardware (--gpu) that will train, for its peak FLOP/s")
     entry = _entry(hardware, hardware_file)
-    device, n, words = _units(entry, count)
+    device, n, words = _units(entry, count, hardware_file)
     peak, used = peak_tflops(device, precision)
     m = _fraction(mfu, "mfu", 1.0)
     m_c, m_lo, m_hi = (m, m, m) if m is not None else (MFU.central, MFU.low, MFU.high)
@@ -795,6 +880,10 @@ def _from_run(
         ),
     ]
     e_c = e_lo = e_hi = 1.0
+    if n == measured_devices and scaling_efficiency is not None:
+        raise ConfigError(
+            f"scaling_efficiency applies when devices differs from the run's ({measured_devices})"
+        )
     if n != measured_devices:
         e = _fraction(scaling_efficiency, "scaling_efficiency", 1.0)
         if e is not None:
@@ -846,7 +935,8 @@ def _carbon_assumptions(basis: CarbonBasis) -> list[Assumption]:
 
 
 def _with_embodied(est: Estimate, embodied: Any) -> Estimate:
-    """SCI's ``M`` for the devices the job reserves for its hours (whole devices: RS = 1).
+    """SCI's ``M`` for the devices the job reserves for its hours (whole devices: RS = 1);
+    the range pairs the low figure with the short end of the hours, the high with the long.
 
     ``embodied=True`` takes the documented default of the device class (accelerators
     only: the hosts' embodied emissions are not counted, as their power is not unless
@@ -865,7 +955,8 @@ def _with_embodied(est: Estimate, embodied: Any) -> Estimate:
             what = "no hardware" if est.hardware is None else f"a {est.hardware.kind}"
             raise ConfigError(
                 f"no embodied default for {what}: the defaults cover GPUs (classes: "
-                f"{', '.join(EMBODIED_DEFAULTS)}); pass EmbodiedInputs for your device"
+                f"{', '.join(EMBODIED_DEFAULTS)}); give your device's figure "
+                "(EmbodiedInputs, or --embodied-kgco2e)"
             )
         from wattwise.embodied import embodied_default
 
@@ -881,7 +972,7 @@ def _with_embodied(est: Estimate, embodied: Any) -> Estimate:
     return _replace(
         est,
         embodied_g=central.co2e_g(seconds) * n,
-        embodied_low_g=low.co2e_g(seconds) * n,
-        embodied_high_g=high.co2e_g(seconds) * n,
+        embodied_low_g=low.co2e_g(est.hours_low * 3600) * n,
+        embodied_high_g=high.co2e_g(est.hours_high * 3600) * n,
         embodied_formula=f"{formula}; {scope}; TE: {central.source}",
     )

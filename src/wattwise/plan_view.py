@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.markup import escape
+
 from wattwise.estimating import Estimate
 from wattwise.planning import HardwareOption, RegionOption
 
@@ -41,7 +43,7 @@ def _hours(h: float) -> str:
 def print_estimate(est: Estimate, console: Any) -> None:
     """The estimate, its range and every assumption."""
     c = est.carbon
-    console.print(f"[bold]Estimate[/bold] ({est.method}): {est.description}")
+    console.print(f"[bold]Estimate[/bold] ({est.method}): {escape(est.description)}")
     rows = [
         ("duration", _span(_hours(est.hours), _hours(est.hours_low), _hours(est.hours_high))),
         ("average IT power", f"{_num(est.power_w)} W"),
@@ -63,7 +65,7 @@ def print_estimate(est: Estimate, console: Any) -> None:
         (
             "emissions",
             _span(_co2(est.co2e_g), _co2(est.co2e_low_g), _co2(est.co2e_high_g))
-            + f"  at {c.intensity_g_per_kwh:.4g} g/kWh ({c.zone}, {c.zone_name})",
+            + f"  at {c.intensity_g_per_kwh:.4g} g/kWh ({escape(c.zone)}, {escape(c.zone_name)})",
         ),
         ("cost", f"{est.cost:,.2f} {c.currency} at {c.price_per_kwh:g} {c.currency}/kWh"),
     ]
@@ -75,12 +77,13 @@ def print_estimate(est: Estimate, console: Any) -> None:
     for key, value in rows:
         console.print(f"  {key:<{width}}  {value}", highlight=False)
     if est.embodied_formula:
-        console.print(f"  [dim]{est.embodied_formula}[/dim]", highlight=False)
+        console.print(f"  [dim]{escape(est.embodied_formula)}[/dim]", highlight=False)
     console.print("[bold]Assumptions[/bold]")
     for a in est.assumptions:
-        console.print(f"  - {a.name}: {a.value}  [dim]{a.source}[/dim]", highlight=False)
+        line = f"  - {escape(a.name)}: {escape(a.value)}  [dim]{escape(a.source)}[/dim]"
+        console.print(line, highlight=False)
     for note in est.notes:
-        console.print(f"  [yellow]note[/yellow]: {note}", highlight=False)
+        console.print(f"  [yellow]note[/yellow]: {escape(note)}", highlight=False)
 
 
 def print_regions(options: Sequence[RegionOption], top: int, console: Any) -> None:
@@ -99,8 +102,8 @@ def print_regions(options: Sequence[RegionOption], top: int, console: Any) -> No
         style = "bold" if o.is_current else None
         table.add_row(
             str(o.rank),
-            o.zone + (" (yours)" if o.is_current else ""),
-            o.zone_name,
+            escape(o.zone) + (" (yours)" if o.is_current else ""),
+            escape(o.zone_name),
             f"{o.intensity_g_per_kwh:.4g}",
             str(o.year),
             f"{o.pue:g}",
@@ -128,7 +131,7 @@ def print_hardware(options: Sequence[HardwareOption], top: int, console: Any) ->
             continue
         table.add_row(
             str(o.rank),
-            o.name + (" (yours)" if o.is_current else ""),
+            escape(o.name) + (" (yours)" if o.is_current else ""),
             f"{o.tdp_w:g}",
             f"{o.peak_tflops:g} {o.precision}",
             _num(o.hours),
@@ -147,4 +150,4 @@ def print_lifecycle(lines: Sequence[str], console: Any) -> None:
     """Training and inference over the model's life (``Lifecycle.lines()``)."""
     console.print("[bold]Lifecycle[/bold] (training + inference)")
     for line in lines:
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {escape(line)}", highlight=False)
