@@ -160,6 +160,75 @@ def test_schedule_csv_with_a_gap_names_the_line(clock: Clock, tmp_path: Path) ->
     assert f"{path}:4: gap in the intensity series" in one_line_error(result)
 
 
+def test_schedule_csv_missing_an_hour_names_the_line(clock: Clock, tmp_path: Path) -> None:
+    path = tmp_path / "hourly.csv"
+    path.write_text(
+        "timestamp,intensity\n2024-06-01T00:00Z,100\n2024-06-01T01:00Z,90\n"
+        "2024-06-01T03:00Z,80\n2024-06-01T04:00Z,70\n2024-06-01T05:00Z,60\n"
+    )
+    result = invoke(
+        "schedule", "--duration", "1h", "--deadline", "4h", "--intensity-csv", str(path)
+    )
+    assert one_line_error(result) == (
+        f"wattwise: error: {path}:4: gap in the intensity series: no row between "
+        "2024-06-01T01:00Z and 2024-06-01T03:00Z (2 h 00 min, where points are 1 h 00 min apart)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "1e15", "--deadline", "4h"], "invalid duration '1e15': at most 100 years"),
+        (["--duration", "1e13", "--deadline", "4h"], "invalid duration '1e13': at most 100 years"),
+        (["--duration", "1h", "--deadline", "4h", "--step", "1e15"], "invalid step '1e15'"),
+        (["--duration", "1h", "--deadline", "9999999d"], "invalid deadline '9999999d': at most"),
+        (["--duration", "1h", "--deadline", "9999-12-31T23:59-01:00"], "out of range"),
+    ],
+)
+def test_schedule_huge_times_are_one_line_errors(
+    clock: Clock, grid: Path, args: list[str], message: str
+) -> None:
+    result = invoke("schedule", *args, "--intensity-csv", str(grid))
+    assert message in one_line_error(result)
+
+
+def test_schedule_accepts_spelled_out_units(clock: Clock, grid: Path) -> None:
+    result = invoke(
+        "schedule", "--duration", "90mins", "--deadline", "9 hours", "--intensity-csv", str(grid),
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["duration_s"] == 5400 and doc["deadline"] == "2024-06-01T09:10:00+00:00"
+
+
+def test_schedule_energy_help_says_which_kwh() -> None:
+    result = invoke("schedule", "--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "facility kWh" in text and "wattwise estimate" in text
+    assert "PUE is not applied" in text
+
+
+def test_schedule_echoes_the_deadline_and_how_it_was_read(clock: Clock, grid: Path) -> None:
+    def deadline_line(deadline: str) -> str:
+        result = invoke(
+            "schedule", "--duration", "1h", "--deadline", deadline, "--intensity-csv", str(grid)
+        )
+        assert result.exit_code == 0, result.output
+        (line,) = [x for x in result.stdout.splitlines() if x.startswith("deadline ")]
+        return line
+
+    assert deadline_line("2024-06-01T08:00") == (
+        "deadline        2024-06-01T08:00Z (read as UTC: no offset given)"
+    )
+    assert deadline_line("2024-06-01T08:00Z") == "deadline        2024-06-01T08:00Z"
+    assert deadline_line("2024-06-01T10:00+02:00") == (
+        "deadline        2024-06-01T08:00Z (2024-06-01T10:00+02:00)"
+    )
+    assert deadline_line("8h") == "deadline        2024-06-01T08:10Z (8h from now)"
+
+
 def test_schedule_csv_in_the_past(clock: Clock, grid: Path) -> None:
     clock.now = T0 + timedelta(days=30)
     result = invoke(
@@ -293,6 +362,39 @@ def test_run_when_greenest_now_starts_at_once(clock: Clock, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "starting now (2024-06-01T00:10Z) is the greenest" in result.stderr
     assert clock.slept == [] and marker.exists()
+
+
+def test_run_when_greenest_notes_a_naive_deadline(clock: Clock, grid: Path, tmp_path: Path) -> None:
+    result, marker, _ = _run(
+        tmp_path,
+        "--when-greenest", "--deadline", "2024-06-01T08:00", "--duration", "2h",
+        "--intensity-csv", str(grid),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "wattwise: note: deadline 2024-06-01T08:00Z (read as UTC: no offset given)"
+        in result.stderr.splitlines()
+    )
+    assert marker.exists()
+    # With an offset, no note about the deadline.
+    result, _, _ = _run(
+        tmp_path,
+        "--when-greenest", "--deadline", "2024-06-01T08:00Z", "--duration", "2h",
+        "--intensity-csv", str(grid),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "read as UTC" not in result.stderr
+
+
+def test_run_when_greenest_huge_duration_is_one_line(
+    clock: Clock, grid: Path, tmp_path: Path
+) -> None:
+    result, marker, _ = _run(
+        tmp_path,
+        "--when-greenest", "--deadline", "4h", "--duration", "1e15", "--intensity-csv", str(grid),
+    )  # fmt: skip
+    assert "invalid duration '1e15': at most 100 years" in one_line_error(result)
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,9 @@ import pytest
 from wattwise.carbon._live import IntensityForecast
 from wattwise.exceptions import ConfigError
 from wattwise.scheduling import (
+    MAX_DURATION,
     IntensitySeries,
+    describe_deadline,
     format_duration,
     format_time,
     greenest_start,
@@ -248,6 +250,70 @@ def test_csv_with_a_gap_names_the_line(tmp_path: Path) -> None:
     assert plan.start == T0
 
 
+def test_a_missing_hour_in_an_hourly_csv_is_a_gap(tmp_path: Path) -> None:
+    # 02:00 is missing: 01:00's value would be held for two hours. Line 4 is the 03:00 row.
+    path = tmp_path / "hourly.csv"
+    hours = (0, 1, 3, 4, 5)
+    rows = [f"2024-06-01T{h:02d}:00Z,{100 + h}" for h in hours]
+    path.write_text("timestamp,intensity\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    series = IntensitySeries.from_csv(path)
+    assert series.step == H
+    with pytest.raises(ConfigError) as info:
+        greenest_start(series, duration=H, deadline=T0 + 5 * H, now=T0)
+    assert str(info.value) == (
+        f"{path}:4: gap in the intensity series: no row between 2024-06-01T01:00Z and "
+        "2024-06-01T03:00Z (2 h 00 min, where points are 1 h 00 min apart)"
+    )
+    # Windows that end before the hole (01:00's value holds until 02:00) are fine.
+    assert greenest_start(series, duration=H, deadline=T0 + 2 * H, now=T0).start == T0
+
+
+def test_gap_threshold_for_coarse_and_sub_hourly_series() -> None:
+    # Two-hourly points with one missing (4 h apart): a gap (1.5 × the 2 h step).
+    two_hourly = [(T0 + 2 * k * H, 100.0) for k in (0, 1, 3, 4, 5)]
+    with pytest.raises(ConfigError, match=r"gap in the intensity series: .*\(4 h 00 min"):
+        greenest_start(two_hourly, duration=H, deadline=T0 + 9 * H, now=T0)
+    # A half-hourly series that turns hourly is not a gap: no value held over an hour.
+    half = timedelta(minutes=30)
+    mixed = [(T0 + k * half, 200.0 - k) for k in range(8)]
+    mixed += [(T0 + 4 * H + k * H, 50.0) for k in range(3)]
+    plan = greenest_start(mixed, duration=H, deadline=T0 + 7 * H, now=T0)
+    assert plan.start == T0 + 4 * H and plan.intensity_g_per_kwh == pytest.approx(50.0)
+    # ... but a hole of more than an hour in it is (90 min: 3 × its 30 min step).
+    holed = [(at, v) for at, v in mixed[:6]] + [(T0 + 4 * H, 10.0), (T0 + 5 * H, 10.0)]
+    with pytest.raises(ConfigError, match=r"between 2024-06-01T02:30Z and 2024-06-01T04:00Z"):
+        greenest_start(holed, duration=H, deadline=T0 + 6 * H, now=T0)
+
+
+def test_a_gap_after_the_horizon_is_not_an_error() -> None:
+    # Points 00:00-05:00, then 20:00. 05:00's value holds until 06:00 (one step), so
+    # windows ending by 06:00 do not need what the gap lacks.
+    series = [*hourly([300, 300, 300, 300, 200, 50]), (T0 + 20 * H, 80.0)]
+    plan = greenest_start(series, duration=H, deadline=T0 + timedelta(hours=5.5), now=T0)
+    assert plan.start == T0 + timedelta(hours=4.5)
+    assert plan.intensity_g_per_kwh == pytest.approx((200 + 50) / 2)
+    plan = greenest_start(series, duration=H, deadline=T0 + 6 * H, now=T0)
+    assert plan.start == T0 + 5 * H and plan.intensity_g_per_kwh == pytest.approx(50.0)
+    with pytest.raises(ConfigError, match=r"between 2024-06-01T05:00Z and 2024-06-01T20:00Z"):
+        greenest_start(series, duration=H, deadline=T0 + timedelta(hours=6, minutes=1), now=T0)
+
+
+def test_out_of_range_times_are_config_errors() -> None:
+    series = hourly([100, 200, 300])
+    with pytest.raises(ConfigError, match="at most 100 years"):
+        greenest_start(series, duration=timedelta(days=999_999_999), deadline=T0, now=T0)
+    # Points at the end of the calendar: the last one's hour would end after 9999.
+    late = datetime(9999, 12, 31, 20, tzinfo=timezone.utc)
+    with pytest.raises(ConfigError, match="out of range") as info:
+        greenest_start(
+            hourly([1, 2, 3, 4], start=late),
+            duration=H,
+            deadline=late + 3 * H + timedelta(minutes=59),
+            now=late,
+        )
+    assert "\n" not in str(info.value)
+
+
 def test_csv_bad_rows_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("timestamp,intensity\n2024-06-01T00:00Z,100\n2024-06-01T01:00Z,lots\n")
@@ -293,16 +359,54 @@ def test_to_dict_is_json_ready() -> None:
         ("45s", 45),
         ("1d", 86400),
         ("1D2H", 93600),
+        ("90min", 5400),
+        ("90mins", 5400),
+        ("90 minutes", 5400),
+        ("2hours", 7200),
+        ("3 hrs", 10800),
+        ("1hr", 3600),
+        ("1day", 86400),
+        ("2 days", 172800),
+        ("45sec", 45),
+        ("45secs", 45),
+        ("2 hours 30 mins", 9000),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
 
-@pytest.mark.parametrize("text", ["", "h", "3x", "-2h", "0", "inf", "2h30", "m30"])
+@pytest.mark.parametrize(
+    "text", ["", "h", "3x", "-2h", "0", "inf", "2h30", "m30", "3 horas", "1mo", "2hourss", "5 y"]
+)
 def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(ConfigError, match="invalid duration"):
+    with pytest.raises(ConfigError, match="invalid duration") as info:
         parse_duration(text)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_duration_lists_examples() -> None:
+    with pytest.raises(ConfigError, match=r"use e\.g\. 90m, 90min, 3h, 2 hours, 1\.5h, 2h30m"):
+        parse_duration("ninety")
+
+
+@pytest.mark.parametrize("text", ["1e15", "1e13", "9999999d", "36526d", "876601h"])
+def test_parse_duration_caps_at_100_years(text: str) -> None:
+    with pytest.raises(ConfigError, match=rf"invalid step '{text}': at most 100 years"):
+        parse_duration(text, what="step")
+    assert parse_duration("36525d") == MAX_DURATION
+
+
+def test_parse_deadline_out_of_range() -> None:
+    with pytest.raises(ConfigError, match="invalid deadline '9999999d': at most 100 years"):
+        parse_deadline("9999999d", T0)
+    with pytest.raises(ConfigError, match="invalid deadline '1e13': at most 100 years"):
+        parse_deadline("1e13", T0)
+    near_end = datetime(9990, 1, 1, tzinfo=timezone.utc)
+    with pytest.raises(ConfigError, match=r"invalid deadline '36000d': .*after the year 9999"):
+        parse_deadline("36000d", near_end)
+    with pytest.raises(ConfigError, match=r"invalid deadline .*out of range"):
+        parse_deadline("9999-12-31T23:59-01:00", T0)
 
 
 def test_parse_deadline() -> None:
@@ -312,6 +416,21 @@ def test_parse_deadline() -> None:
     assert parse_deadline("2024-06-02 06:00", T0) == T0 + 30 * H  # naive: UTC
     with pytest.raises(ConfigError, match="invalid deadline 'soon'"):
         parse_deadline("soon", T0)
+
+
+def test_describe_deadline_says_how_it_was_read() -> None:
+    naive = "2024-06-02T08:00"
+    assert describe_deadline(naive, parse_deadline(naive, T0)) == (
+        "2024-06-02T08:00Z (read as UTC: no offset given)"
+    )
+    assert describe_deadline("2024-06-02 08:00", T0 + 32 * H).endswith("no offset given)")
+    assert describe_deadline("2024-06-02T08:00Z", T0 + 32 * H) == "2024-06-02T08:00Z"
+    aware = "2024-06-02T08:00+02:00"
+    assert describe_deadline(aware, parse_deadline(aware, T0)) == (
+        "2024-06-02T06:00Z (2024-06-02T08:00+02:00)"
+    )
+    assert describe_deadline(" 12h ", T0 + 12 * H) == "2024-06-01T12:00Z (12h from now)"
+    assert describe_deadline("5400", T0 + 1.5 * H) == "2024-06-01T01:30Z (5400 s from now)"
 
 
 def test_formatting() -> None:

@@ -123,7 +123,8 @@ def main() -> None:
     "--energy-kwh",
     "job_energy_kwh",
     type=float,
-    help="With --when-greenest: the job's expected energy, kWh (to show the gCO2e saved).",
+    help="With --when-greenest: the job's expected energy, kWh, as you want its emissions "
+    "counted (facility kWh, e.g. wattwise estimate's; PUE is not applied), to show gCO2e saved.",
 )
 @_tracker_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
@@ -299,6 +300,11 @@ def _wait_for_greenest(
         click.echo(f"wattwise: {plan.summary_line()}", err=True)
         if plan.note:
             click.echo(f"wattwise: note: {plan.note}", err=True)
+        from wattwise.scheduling import describe_deadline
+
+        read_as = describe_deadline(deadline, plan.deadline)
+        if read_as.endswith("(read as UTC: no offset given)"):
+            click.echo(f"wattwise: note: deadline {read_as}", err=True)
         while (left := (plan.start - _now()).total_seconds()) > 0:
             _sleep(min(left, 60.0))  # short naps: a suspended machine wakes up on time
     except KeyboardInterrupt:
@@ -315,7 +321,12 @@ def _wait_for_greenest(
 @click.option(
     "--deadline", required=True, help="Finish by: ISO time (UTC when naive) or 12h from now."
 )
-@click.option("--energy-kwh", type=float, help="The job's energy, kWh (to show gCO2e saved).")
+@click.option(
+    "--energy-kwh",
+    type=float,
+    help="The job's energy, kWh, as you want its emissions counted: facility kWh (e.g. "
+    "wattwise estimate's 'facility energy'), since PUE is not applied here. Shows gCO2e saved.",
+)
 @click.option(
     "--intensity-csv",
     type=click.Path(dir_okay=False),
@@ -339,7 +350,7 @@ def schedule(
 
     Example: wattwise schedule --duration 3h --deadline 24h --intensity-csv grid.csv
     """
-    from wattwise.scheduling import format_duration, format_time
+    from wattwise.scheduling import describe_deadline, format_duration, format_time
 
     if (intensity_csv is None) == (not live):
         raise _UserError(
@@ -370,6 +381,7 @@ def schedule(
             )
         )
     lines.append(("series", f"{plan.source}; {plan.candidates} start times weighed"))
+    lines.append(("deadline", describe_deadline(deadline, plan.deadline)))
     if plan.note:
         lines.append(("note", plan.note))
     for label, text in lines:

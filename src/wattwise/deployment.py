@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from wattwise.estimating import Band
 from wattwise.exceptions import ConfigError
+from wattwise.units import significant as _sig
 
 __all__ = [
     "COMM_KWH_PER_GB",
@@ -112,16 +113,6 @@ def _count(name: str, value: int) -> int:
 
 def _n(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
-
-
-def _sig(value: float, digits: int = 3) -> str:
-    """At most ``digits`` significant digits, thousands separated, no exponent, no
-    trailing zeros (1,230,000; 0.5; 28.5)."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    decimals = digits - 1 - math.floor(math.log10(abs(value)))
-    text = f"{round(value, decimals):,.{max(decimals, 0)}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass(frozen=True)

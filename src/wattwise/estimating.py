@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from wattwise.catalogue import HardwareEntry, lookup
 from wattwise.exceptions import ConfigError
+from wattwise.units import G_PER_LB
 
 __all__ = [
     "MFU",
@@ -52,7 +53,7 @@ __all__ = [
 
 Method = Literal["hardware", "power", "flops", "run"]
 Precision = Literal["fp16", "fp32"]
-LB_G = 453.59237
+LB_G = G_PER_LB
 """Grams per pound (avoirdupois), exact."""
 
 

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from wattwise.exceptions import ConfigError
+from wattwise.units import significant as _sig
 
 if TYPE_CHECKING:
     from wattwise.record import RunRecord
@@ -62,16 +63,6 @@ def _basis(value: str) -> EnergyBasis:
         if value == basis:
             return basis
     raise ConfigError(f"invalid energy_basis={value!r}: must be one of facility, it")
-
-
-def _sig(value: float, digits: int = 3) -> str:
-    """At most ``digits`` significant digits, thousands separated, no exponent, no
-    trailing zeros (1,230,000; 0.5; 28.5)."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    decimals = digits - 1 - math.floor(math.log10(abs(value)))
-    text = f"{round(value, decimals):,.{max(decimals, 0)}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass(frozen=True)

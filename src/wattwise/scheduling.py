@@ -20,9 +20,11 @@ scheduling"):
   ``now + duration`` is refused, and so is one that starts after now, except that its
   first value may stand for up to one step before its time (a forecast that begins at the
   next 5-minute or hourly mark);
-* a gap between two points wider than :data:`GAP_FACTOR` × the typical step, anywhere the
-  schedule looks, is an error naming both times (and the CSV line of the point after the
-  gap), never filled in;
+* a gap — two consecutive points at least :data:`GAP_FACTOR` × the typical step apart
+  and more than :data:`GAP_MIN` (one hour) apart — is an error naming both times (and the
+  CSV line of the point after the gap), never filled in, when a window could reach into
+  it: the point before a gap holds for one typical step (like the last point), and only
+  what lies beyond that and before ``min(deadline, series end)`` is missing;
 * ties go to the earliest start (less waiting): a later start must be better by more than
   :data:`TIE_TOLERANCE` (relative).
 
@@ -50,9 +52,12 @@ from wattwise.exceptions import ConfigError
 
 __all__ = [
     "GAP_FACTOR",
+    "GAP_MIN",
+    "MAX_DURATION",
     "TIE_TOLERANCE",
     "IntensitySeries",
     "Schedule",
+    "describe_deadline",
     "format_duration",
     "format_time",
     "greenest_start",
@@ -60,8 +65,18 @@ __all__ = [
     "parse_duration",
 ]
 
-GAP_FACTOR = 2.0
-"""A spacing wider than this many typical steps is a gap (an error, not filled in)."""
+GAP_FACTOR = 1.5
+"""A spacing of at least this many typical steps is a gap (an error, not filled in), if it is
+also longer than :data:`GAP_MIN`. A chosen threshold, not a measured constant: one missing
+row in an hourly series (2 steps) is a gap, a jitter of a few minutes is not."""
+GAP_MIN = timedelta(hours=1)
+"""A spacing of at most this is never a gap: a sub-hourly series (30-min, 15-min, 5-min) may
+thin out to hourly points, the resolution of most published intensity data (Electricity Maps,
+hourly CSVs), without error; no value is held for longer than the larger of an hour and
+(just under) :data:`GAP_FACTOR` typical steps. A chosen threshold, not a measured constant."""
+MAX_DURATION = timedelta(days=36_525)
+"""The longest duration, step or relative deadline accepted: 100 years (of 365.25 days), far
+beyond any schedule, well inside what :class:`datetime` can add (to the year 9999)."""
 TIE_TOLERANCE = 1e-9
 """A later start must lower the window's emissions by more than this fraction to win."""
 MAX_CANDIDATES = 2_000_000
@@ -277,14 +292,46 @@ def greenest_start(
 
     See the module's docstring for the model. ``series`` is an :class:`IntensitySeries`
     or ``(time, gCO2e/kWh)`` pairs; naive times (here and in ``now``/``deadline``) are
-    UTC. ConfigError, one line, for a duration ≤ 0, a deadline the job cannot meet, a
-    negative energy, a series that does not cover now and now + duration, or a gap.
+    UTC. ConfigError, one line, for a duration ≤ 0 or over :data:`MAX_DURATION`, a
+    deadline the job cannot meet, a negative energy, a series that does not cover now and
+    now + duration, a gap, or times that run out of the calendar (past the year 9999).
     """
+    try:
+        return _greenest_start(
+            series,
+            duration=duration,
+            deadline=deadline,
+            energy_kwh=energy_kwh,
+            now=now,
+            step=step,
+        )
+    except OverflowError:
+        raise ConfigError(
+            f"the schedule's times are out of range (years 1-9999 only): a "
+            f"{format_duration(duration)} job, now {now.isoformat()}, deadline "
+            f"{deadline.isoformat()}"
+        ) from None
+
+
+def _greenest_start(
+    series: IntensitySeries | Sequence[tuple[datetime, float]],
+    *,
+    duration: timedelta,
+    deadline: datetime,
+    energy_kwh: float | None,
+    now: datetime,
+    step: timedelta | None,
+) -> Schedule:
+    """:func:`greenest_start`, raising OverflowError where datetime arithmetic does."""
     if not isinstance(series, IntensitySeries):
         series = IntensitySeries(tuple(series))
     now, deadline = _utc(now), _utc(deadline)
     if duration <= timedelta(0):
         raise ConfigError(f"the job's duration must be positive, not {duration}")
+    if duration > MAX_DURATION:
+        raise ConfigError(
+            f"the job's duration must be at most 100 years, not {format_duration(duration)}"
+        )
     if energy_kwh is not None and not (math.isfinite(energy_kwh) and energy_kwh >= 0):
         raise ConfigError(f"the job's energy must be ≥ 0 kWh, not {energy_kwh!r}")
     if step is not None and step <= timedelta(0):
@@ -369,8 +416,9 @@ def _steps(
     series: IntensitySeries, now: datetime, horizon: datetime
 ) -> tuple[list[int], list[float]]:
     """The step function over ``[now, horizon]``: boundaries (µs after now; the first is 0,
-    the last the end of the last step that starts before ``horizon``) and the m values.
-    Raises ConfigError for a gap among the points it uses."""
+    the last the end of the last step that starts before ``horizon``, ≥ ``horizon``) and
+    the m values. A point before a gap holds for one typical step; ConfigError when
+    ``horizon`` is later than that (a window could use what the gap lacks)."""
     points = series.points
     # The point that holds at now (the first one when the series starts a little later).
     lo = 0
@@ -384,14 +432,16 @@ def _steps(
     i0 = max(lo - 1, 0)
     xs = [0]
     vs: list[float] = []
-    limit = series.step * GAP_FACTOR
+    limit = max(series.step * GAP_FACTOR, GAP_MIN + _US)
     k = i0
     while k < len(points) and points[k][0] < horizon:
         vs.append(points[k][1])
         if k + 1 < len(points):
             after = points[k + 1][0]
-            if after - points[k][0] > limit:
-                _gap(series, k + 1)
+            if after - points[k][0] >= limit:
+                after = points[k][0] + series.step  # it holds this long, no longer
+                if after < horizon:
+                    _gap(series, k + 1)
         else:
             after = series.end
         xs.append((after - now) // _US)
@@ -448,48 +498,104 @@ def _sweep(
     return best_s, best_w, first_w
 
 
+_NUMBER = r"\d+(?:\.\d*)?|\.\d+"
 _DURATION = re.compile(
-    r"(?:(?P<d>\d+(?:\.\d*)?|\.\d+)\s*d(?:ays?)?)?\s*"
-    r"(?:(?P<h>\d+(?:\.\d*)?|\.\d+)\s*h(?:ours?|rs?)?)?\s*"
-    r"(?:(?P<m>\d+(?:\.\d*)?|\.\d+)\s*m(?:in(?:utes?)?)?)?\s*"
-    r"(?:(?P<s>\d+(?:\.\d*)?|\.\d+)\s*s(?:ec(?:onds?)?)?)?",
+    rf"(?:(?P<d>{_NUMBER})\s*d(?:ays?)?)?\s*"
+    rf"(?:(?P<h>{_NUMBER})\s*h(?:ours?|rs?)?)?\s*"
+    rf"(?:(?P<m>{_NUMBER})\s*m(?:ins?|inutes?)?)?\s*"
+    rf"(?:(?P<s>{_NUMBER})\s*s(?:ecs?|econds?)?)?",
     re.IGNORECASE,
 )
 _SECONDS = {"d": 86_400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_EXAMPLES = "90m, 90min, 3h, 2 hours, 1.5h, 2h30m, 1d, 45s"
+
+
+def _seconds_in(text: str) -> float | None:
+    """The seconds ``text`` spells (a number, or amounts with units), None if not one."""
+    raw = text.strip()
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    match = _DURATION.fullmatch(raw)
+    if not raw or match is None or not any(match.groupdict().values()):
+        return None
+    return sum(float(v) * _SECONDS[k] for k, v in match.groupdict().items() if v)
+
+
+def _span(seconds: float, text: str, what: str) -> timedelta:
+    """``seconds`` as a timedelta in ``(0, MAX_DURATION]``, else ConfigError naming ``text``."""
+    if seconds <= 0:
+        raise ConfigError(f"invalid {what} {text!r}: it must be positive")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ConfigError(f"invalid {what} {text!r}: at most 100 years ({MAX_DURATION.days:,} d)")
+    try:
+        span = timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # not reached below the cap; kept for safety
+        raise ConfigError(f"invalid {what} {text!r}: out of range") from None
+    if span <= timedelta(0):
+        raise ConfigError(f"invalid {what} {text!r}: shorter than a microsecond (the resolution)")
+    return span
 
 
 def parse_duration(text: str, *, what: str = "duration") -> timedelta:
-    """``90m``, ``3h``, ``1.5h``, ``2h30m``, ``1d``, ``45s`` or plain seconds (``5400``).
+    """``90m``, ``90min``, ``3h``, ``2 hours``, ``3 hrs``, ``1.5h``, ``2h30m``, ``1d``, ``1day``,
+    ``45s``, ``45sec`` or plain seconds (``5400``); units in that order (d, h, m, s), each at
+    most once, any case.
 
-    ConfigError for anything else, or a duration that is not positive.
+    ConfigError for anything else, a duration that is not positive, or one over
+    :data:`MAX_DURATION` (100 years).
     """
-    raw = text.strip()
-    seconds: float | None = None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        match = _DURATION.fullmatch(raw)
-        if raw and match is not None and any(match.groupdict().values()):
-            seconds = sum(float(v) * _SECONDS[k] for k, v in match.groupdict().items() if v)
+    seconds = _seconds_in(text)
     if seconds is None or not math.isfinite(seconds):
-        raise ConfigError(
-            f"invalid {what} {text!r}: use e.g. 90m, 3h, 1.5h, 2h30m or a number of seconds"
-        )
-    if seconds <= 0:
-        raise ConfigError(f"invalid {what} {text!r}: it must be positive")
-    return timedelta(seconds=seconds)
+        raise ConfigError(f"invalid {what} {text!r}: use e.g. {_EXAMPLES} or a number of seconds")
+    return _span(seconds, text, what)
 
 
 def parse_deadline(text: str, now: datetime) -> datetime:
-    """An ISO 8601 time (naive → UTC; ``Z`` accepted) or a duration from ``now`` (``12h``)."""
+    """An ISO 8601 time (naive → UTC; ``Z`` accepted) or a duration from ``now`` (``12h``).
+
+    ConfigError for anything else, a duration that :func:`parse_duration` refuses, or a time
+    outside the calendar (after the year 9999) once in UTC.
+    """
     try:
-        return _utc(parse_timestamp(text))
+        at = parse_timestamp(text)
     except ValueError:
         pass
-    try:
-        return _utc(now) + parse_duration(text, what="deadline")
-    except ConfigError:
+    else:
+        try:
+            return _utc(at)
+        except OverflowError:
+            raise ConfigError(
+                f"invalid deadline {text!r}: out of range (years 1-9999) in UTC"
+            ) from None
+    seconds = _seconds_in(text)
+    if seconds is None or not math.isfinite(seconds):
         raise ConfigError(
             f"invalid deadline {text!r}: use an ISO time (2024-06-01T18:00Z) or a duration "
-            "from now (12h, 2h30m)"
+            "from now (12h, 2h30m, 2 days)"
+        )
+    span = _span(seconds, text, "deadline")
+    try:
+        return _utc(now) + span
+    except OverflowError:
+        raise ConfigError(
+            f"invalid deadline {text!r}: {format_duration(span)} from now is after the year 9999"
         ) from None
+
+
+def describe_deadline(text: str, deadline: datetime) -> str:
+    """How ``text`` was read as ``deadline`` (from :func:`parse_deadline`), for output:
+    ``2024-06-02T08:00Z (read as UTC: no offset given)``, ``2024-06-02T06:00Z
+    (2024-06-02T08:00+02:00)``, ``2024-06-01T12:00Z (12h from now)`` or just the UTC time."""
+    raw = text.strip()
+    try:
+        given = parse_timestamp(raw)
+    except ValueError:
+        unit = " s" if re.fullmatch(r"[\d.eE+]+", raw) else ""  # plain seconds
+        return f"{_iso(deadline)} ({raw}{unit} from now)"
+    if not raw.endswith(("Z", "z")) and datetime.fromisoformat(raw).tzinfo is None:
+        return f"{_iso(deadline)} (read as UTC: no offset given)"
+    if given.utcoffset() == timedelta(0):
+        return _iso(deadline)
+    return f"{_iso(deadline)} ({raw})"
