@@ -90,7 +90,11 @@ def test_schedule_text(clock: Clock, grid: Path) -> None:
         f"mean intensity  100.0 gCO2e/kWh in that window, {now_mean:.1f} starting now "
         f"({100 * (now_mean - 100) / now_mean:.1f}% less)"
     )
-    assert lines[2].startswith(f"emissions       200.0 gCO2e vs {2 * now_mean:.1f} starting now")
+    saved = 2 * now_mean - 200  # 2 kWh at each window's mean
+    assert lines[2] == (
+        f"emissions       200 gCO2e vs {2 * now_mean:.1f} starting now: {saved:.1f} g saved "
+        "(2 kWh, drawn evenly)"
+    )
     assert lines[3].startswith("series          hourly CSV grid.csv; ")
     assert clock.slept == []  # schedule only says when
 

@@ -351,6 +351,7 @@ def schedule(
     Example: wattwise schedule --duration 3h --deadline 24h --intensity-csv grid.csv
     """
     from wattwise.scheduling import describe_deadline, format_duration, format_time
+    from wattwise.units import significant
 
     if (intensity_csv is None) == (not live):
         raise _UserError(
@@ -376,8 +377,9 @@ def schedule(
         lines.append(
             (
                 "emissions",
-                f"{plan.co2e_g:.1f} gCO2e vs {plan.now_co2e_g:.1f} starting now: "
-                f"{plan.saved_g:.1f} g saved ({plan.energy_kwh:g} kWh, drawn evenly)",
+                f"{significant(plan.co2e_g, 4)} gCO2e vs {significant(plan.now_co2e_g, 4)} "
+                f"starting now: {significant(plan.saved_g, 4)} g saved "
+                f"({plan.energy_kwh:g} kWh, drawn evenly)",
             )
         )
     lines.append(("series", f"{plan.source}; {plan.candidates} start times weighed"))

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from wattwise.estimating import Estimate
 from wattwise.planning import HardwareOption, RegionOption
+from wattwise.units import significant
 
 __all__ = ["print_estimate", "print_hardware", "print_lifecycle", "print_regions"]
 
@@ -97,7 +98,9 @@ def print_regions(options: Sequence[RegionOption], top: int, console: Any) -> No
     shown = [o for o in options if o.rank <= top or o.is_current]
     for o in shown:
         ratio = (
-            "-" if current is None or current.co2e_g == 0 else f"{o.co2e_g / current.co2e_g:.2f}×"
+            "-"
+            if current is None or current.co2e_g == 0
+            else f"{significant(o.co2e_g / current.co2e_g, 2)}×"
         )
         style = "bold" if o.is_current else None
         table.add_row(
