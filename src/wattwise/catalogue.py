@@ -335,19 +335,36 @@ def _overlap_score(query: _Query, name: str, kind: str) -> float:
     return min(0.99, 0.5 + 0.49 * (found / weight) * (0.5 + 0.5 * shortness)) * factor
 
 
-def _similarity(matcher: difflib.SequenceMatcher[str], size: int, name: str, floor: float) -> float:
-    """Character similarity of ``name`` to the query (``size`` characters) held as the
-    matcher's first sequence, × :data:`SIMILARITY_WEIGHT`; 0 when it cannot reach
-    ``floor`` (the cheap upper bounds first: most of the thousands of names are far off).
-    """
+@functools.lru_cache(maxsize=16384)
+def _joined_counts(name: str) -> tuple[str, dict[str, int]]:
+    """A name's tokens joined, and how often each character occurs in them (cached:
+    the catalogue's names are scored for every search)."""
     joined = " ".join(_tokens(name))
+    counts: dict[str, int] = {}
+    for ch in joined:
+        counts[ch] = counts.get(ch, 0) + 1
+    return joined, counts
+
+
+def _similarity(
+    matcher: difflib.SequenceMatcher[str], query: _Query, counts: dict[str, int], name: str,
+    floor: float,
+) -> float:  # fmt: skip
+    """Character similarity of ``name`` to the query (held as the matcher's first
+    sequence; ``counts``: its characters), × :data:`SIMILARITY_WEIGHT`; 0 when it cannot
+    reach ``floor``. The cheap upper bounds first, as difflib's ``real_quick_ratio`` and
+    ``quick_ratio`` (length ratio; characters in common), from cached character counts:
+    most of the thousands of names are far off."""
+    joined, theirs = _joined_counts(name)
     if not joined:
         return 0.0
-    if 2.0 * min(size, len(joined)) / (size + len(joined)) * SIMILARITY_WEIGHT < floor:
+    total = len(query.joined) + len(joined)
+    if 2.0 * min(len(query.joined), len(joined)) / total * SIMILARITY_WEIGHT < floor:
+        return 0.0
+    common = sum(min(n, theirs.get(ch, 0)) for ch, n in counts.items())
+    if 2.0 * common / total * SIMILARITY_WEIGHT < floor:
         return 0.0
     matcher.set_seq2(joined)
-    if matcher.quick_ratio() * SIMILARITY_WEIGHT < floor:
-        return 0.0
     return matcher.ratio() * SIMILARITY_WEIGHT
 
 
@@ -390,13 +407,23 @@ def search(
     if floor < SIMILARITY_WEIGHT:
         matcher: difflib.SequenceMatcher[str] = difflib.SequenceMatcher(None, autojunk=False)
         matcher.set_seq1(prepared.joined)
+        counts = _joined_counts(prepared.raw)[1]
         for i, (entry, score) in enumerate(scored):
             if score == 0:
-                similar = _similarity(matcher, len(prepared.joined), entry.name, floor)
+                similar = _similarity(matcher, prepared, counts, entry.name, floor)
                 scored[i] = (entry, similar * CPU_FACTOR if entry.kind == "cpu" else similar)
     hits = [Match(e, round(s, 4)) for e, s in scored if s >= min_score and s > 0]
     hits.sort(key=lambda m: (-m.score, m.entry.name.casefold()))
     return hits[:limit]
+
+
+@functools.lru_cache(maxsize=1)
+def _by_plain_name() -> dict[str, tuple[HardwareEntry, ...]]:
+    """The packaged entries by normalised name (an exact name is found without a scan)."""
+    index: dict[str, list[HardwareEntry]] = {}
+    for entry in _packaged():
+        index.setdefault(_plain(entry.name), []).append(entry)
+    return {key: tuple(group) for key, group in index.items()}
 
 
 def lookup(
@@ -410,7 +437,8 @@ def lookup(
     pool = catalogue() if entries is None else tuple(entries)
     kinds = _kinds(kind)
     plain = _plain(name)
-    exact = [e for e in pool if e.kind in kinds and _plain(e.name) == plain]
+    same_name = _by_plain_name().get(plain, ()) if entries is None else pool
+    exact = [e for e in same_name if e.kind in kinds and _plain(e.name) == plain]
     if len(exact) == 1:  # the same name: no need to score thousands of others
         return exact[0]
     hits = search(name, kind=kind, limit=5, entries=pool, min_score=0.0)
