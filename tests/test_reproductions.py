@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from wattwise.cli import main
-from wattwise.estimating import LB_G
+from wattwise.units import G_PER_LB
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reproductions.md"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published_runs.csv"
@@ -93,7 +93,7 @@ def test_the_doc_has_one_command_per_published_row() -> None:
 def test_strubell_2019_table_3_at_the_papers_precision(model: str) -> None:
     doc = _run(_commands()[model])
     kwh = doc["facility_energy_kwh"]["central"]  # type: ignore[index]
-    lbs = doc["co2e_g"]["central"] / LB_G  # type: ignore[index]
+    lbs = doc["co2e_g"]["central"] / G_PER_LB  # type: ignore[index]
     published = STRUBELL[model]
     # kWh·PUE and lbs are printed as integers: ours must round to the same integers
     assert round(kwh) == int(published.energy)

@@ -24,6 +24,7 @@ user gives are taken as exact, and the assumptions say so.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -53,8 +54,6 @@ __all__ = [
 
 Method = Literal["hardware", "power", "flops", "run"]
 Precision = Literal["fp16", "fp32"]
-LB_G = G_PER_LB
-"""Grams per pound (avoirdupois), exact."""
 
 
 @dataclass(frozen=True)
@@ -213,10 +212,6 @@ class Estimate:
         """Facility kWh × price."""
         return self.facility_energy_kwh * self.carbon.price_per_kwh
 
-    def with_carbon(self, carbon: CarbonBasis) -> Estimate:
-        """The same job under another zone, intensity, PUE or price."""
-        return _replace(self, carbon=carbon)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``wattwise estimate --json``)."""
         return {
@@ -262,12 +257,6 @@ class Estimate:
 
 def _trio(central: float, low: float, high: float) -> dict[str, float]:
     return {"central": central, "low": low, "high": high}
-
-
-def _replace(est: Estimate, **changes: Any) -> Estimate:
-    import dataclasses
-
-    return dataclasses.replace(est, **changes)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -323,7 +312,7 @@ def peak_tflops(entry: HardwareEntry, precision: Precision) -> tuple[float, Prec
     )
 
 
-_UNITS = {"g": 1.0, "kg": 1000.0, "t": 1e6, "lb": LB_G, "lbs": LB_G}
+_UNITS = {"g": 1.0, "kg": 1000.0, "t": 1e6, "lb": G_PER_LB, "lbs": G_PER_LB}
 _INTENSITY = re.compile(
     r"^\s*([0-9]*\.?[0-9]+(?:e[-+]?\d+)?)\s*(?:(g|kg|t|lbs?)\s*(?:co2e?)?\s*/\s*(kwh|mwh))?\s*$",
     re.IGNORECASE,
@@ -970,7 +959,7 @@ def _with_embodied(est: Estimate, embodied: Any) -> Estimate:
     formula = central.formula(seconds)
     if n > 1:
         formula = f"{n} devices × ({formula})"
-    return _replace(
+    return dataclasses.replace(
         est,
         embodied_g=central.co2e_g(seconds) * n,
         embodied_low_g=low.co2e_g(est.hours_low * 3600) * n,
