@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ SCHEMA_VERSION = 1
 _CREATE_ATTEMPTS = 5
 """Each race lost to another process creating the schema (one per table, then the version
 row) costs one attempt."""
+_LOCKED_RETRIES = 12
+"""Back-offs (20 ms doubling, at most 1 s: about 7 s in all) when SQLite reports the new
+database locked by another process creating it."""
 
 _meta = sa.MetaData()
 runs = sa.Table(
@@ -100,8 +104,8 @@ class SqlStore(RunStore):
             raise StoreError(f"cannot open run store {safe}: {_short(exc)}") from exc
 
     def _create(self) -> None:
-        last = _CREATE_ATTEMPTS - 1
-        for attempt in range(_CREATE_ATTEMPTS):  # several processes may create it at once
+        attempt = locked = 0
+        while True:  # several processes may create it at once
             try:
                 _meta.create_all(self.engine, checkfirst=True)
                 with self.engine.begin() as conn:
@@ -118,14 +122,20 @@ class SqlStore(RunStore):
                             f"({SCHEMA_VERSION}): upgrade wattwise"
                         )
                 return
-            except sa.exc.IntegrityError:
-                if attempt == last:
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                attempt += 1
+                if attempt == _CREATE_ATTEMPTS:
                     raise
-            except sa.exc.ProgrammingError:
-                if attempt == last:
-                    raise
-            except sa.exc.OperationalError as exc:  # SQLite: "table ... already exists"
-                if attempt == last or "already exists" not in str(exc):
+            except sa.exc.OperationalError as exc:
+                if "database is locked" in str(exc) and locked < _LOCKED_RETRIES:
+                    # SQLite answers "locked" at once, without its busy wait, when two
+                    # connections would deadlock upgrading read locks to write locks (as
+                    # schema creation does): back off and try again
+                    time.sleep(min(1.0, 0.02 * 2**locked))
+                    locked += 1
+                    continue
+                attempt += 1  # SQLite: "table ... already exists"
+                if attempt == _CREATE_ATTEMPTS or "already exists" not in str(exc):
                     raise
 
     # -- writes -------------------------------------------------------------------------
